@@ -1,0 +1,154 @@
+# wmsim — the one build file.
+#
+#   make            libwmsim.a and the wmsim binary (CUDA sources too when nvcc is found)
+#   make demo       install dependencies, build, run the default scenario
+#   make test       every Check suite and the end-to-end tests
+#   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      the benchmarks in bench/
+#   make deps       install missing Debian packages (as root), else print the command
+#   make config     say what the build found (CUDA, packages)
+#   make CUDA=0|1   force the CUDA backend off / on
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA ?= $(if $(NVCC),1,0)
+BUILD ?= build
+SANITIZE ?= 0
+
+CC ?= cc
+PKG_LIBS := libprotobuf-c jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
+CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+OPT := -O2
+SAN_FLAGS :=
+ifeq ($(SANITIZE),1)
+  SAN_FLAGS := -fsanitize=address,undefined
+  OPT := -O1 $(SAN_FLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_POSIX_C_SOURCE=200809L \
+          -I. -I$(BUILD)/gen $(PKG_CFLAGS)
+LDFLAGS := $(SAN_FLAGS)
+LDLIBS := $(PKG_LDLIBS) -lm -lpthread
+
+# Debian's packages this project needs; `make deps` installs the missing ones.
+DEB_PACKAGES := build-essential pkg-config protobuf-compiler protobuf-c-compiler \
+  libprotobuf-c-dev libjansson-dev libpng-dev libavcodec-dev libavformat-dev \
+  libswscale-dev libavutil-dev libopenblas-dev check libsubunit-dev python3-protobuf
+
+MODULES := core actions scenarios sim render worldmodel datasets
+PROTOS := scenarios/scenario.proto sim/episode_log.proto
+GEN_C := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/scenarios/scenario_proto_text.c
+GEN_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
+
+LIB_SRC := $(filter-out sim/wmsim.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
+
+ifeq ($(CUDA),1)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_SRC := $(wildcard $(addsuffix /*.cu,$(MODULES)))
+  LIB_OBJ += $(CUDA_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+  CFLAGS += -DWMSIM_CUDA=1
+  NVCCFLAGS := -O2 -std=c++17 -I. -I$(BUILD)/gen -DWMSIM_CUDA=1 \
+    -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+    -gencode arch=compute_90,code=compute_90 $(if $(PTXAS_VERBOSE),-Xptxas -v)
+  LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart -lstdc++
+endif
+
+LIB := $(BUILD)/libwmsim.a
+BIN := $(BUILD)/wmsim
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all demo test test-asan bench deps config clean check-deps
+.SECONDARY:
+
+all: check-deps $(BIN)
+
+config:
+	@echo "CUDA=$(CUDA) (nvcc: $(if $(NVCC),$(NVCC),not found))"
+	@echo "CC=$(CC) BUILD=$(BUILD) SANITIZE=$(SANITIZE)"
+	@for p in $(PKG_LIBS) check; do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
+
+check-deps:
+	@for p in $(PKG_LIBS) check; do pkg-config --exists $$p || { \
+	  echo "missing library '$$p': run 'make deps' first" >&2; exit 1; }; done
+	@for t in protoc protoc-c; do command -v $$t >/dev/null || { \
+	  echo "missing tool '$$t': run 'make deps' first" >&2; exit 1; }; done
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	cmd="apt-get install -y --no-install-recommends $$(echo $$missing)"; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: missing packages; run as root:"; \
+	  echo "  apt-get update && $$cmd"; exit 1; fi; \
+	echo "deps: installing $$(echo $$missing)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && $$cmd -qq
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=. --c_out=$(BUILD)/gen $<
+
+# The schema is compiled into the binary so `wmsim` can encode .pbtxt files
+# with protoc from any working directory.
+$(BUILD)/gen/scenarios/scenario_proto_text.c: scenarios/scenario.proto
+	@mkdir -p $(dir $@)
+	{ echo 'const char scenario_proto_text[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/sim/wmsim.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"' $< $(LIB) $(LDFLAGS) $(CHECK_LDLIBS) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+# Each suite runs from the source tree with the binary under test named in
+# WMSIM_BIN; the end-to-end suites run that binary on real files.
+test: check-deps $(BIN) $(TEST_BIN)
+	@failed=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; WMSIM_BIN=$(CURDIR)/$(BIN) CK_DEFAULT_TIMEOUT=120 $$t || failed=1; done; \
+	if [ $$failed = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED" >&2; exit 1; fi
+
+test-asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 CUDA=0 test
+
+bench: check-deps $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	$(MAKE) all
+	$(BIN) run scenarios/examples/guard_stop_proceed.pbtxt --policy expert --out out/demo
+	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log"
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,230 @@
+/* scenario.h — a validated scenario as plain C structs.
+ *
+ * Usage:
+ *     scenario sc;
+ *     wm_error err;
+ *     if (scenario_load("scenarios/examples/guard_stop_proceed.pbtxt", &sc, &err))
+ *         die("%s", err.msg);          // "file:field: reason"
+ *     ...
+ *     scenario_free(&sc);
+ *
+ * scenario_load reads .pb (binary) or .pbtxt (text, encoded by protoc with the
+ * schema compiled into wmsim), validates it and fills every default, so code
+ * downstream never sees a missing field. The field meanings and units are
+ * documented in scenario.proto; this header mirrors them. */
+#ifndef WMSIM_SCENARIO_H
+#define WMSIM_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actions/action.h"
+#include "core/error.h"
+
+#define SCENARIO_MAX_LANES 4
+#define SCENARIO_MAX_SEGMENTS 64
+#define SCENARIO_MAX_ACTORS 64
+#define SCENARIO_MAX_GESTURES 32
+#define SCENARIO_MAX_TRIGGERS 8
+#define SCENARIO_MAX_PATH 16
+#define SCENARIO_ID_MAX 64
+#define SCENARIO_TEXT_MAX 256
+
+typedef enum { LIGHTING_DAY, LIGHTING_DUSK, LIGHTING_NIGHT } lighting;
+typedef enum { LANE_FORWARD, LANE_ONCOMING } lane_direction;
+typedef enum {
+    LANE_MARKING_NONE,
+    LANE_MARKING_SOLID,
+    LANE_MARKING_DASHED,
+    LANE_MARKING_DOUBLE_SOLID
+} lane_marking;
+
+typedef enum {
+    GESTURE_NONE, /* only before a guard's timeline starts; never authored */
+    GESTURE_STOP,
+    GESTURE_PROCEED,
+    GESTURE_SLOW,
+    GESTURE_TURN_LEFT,
+    GESTURE_TURN_RIGHT
+} gesture;
+
+typedef struct {
+    double length;    /* m */
+    double curvature; /* 1/m, + turns left, 0 straight */
+} scenario_segment;
+
+typedef struct {
+    scenario_segment segments[SCENARIO_MAX_SEGMENTS];
+    int n_segments;
+    lane_direction lane_dirs[SCENARIO_MAX_LANES];
+    /* markings[i] is the line on lane i's left edge; the right edge of lane 0
+     * is always the solid road edge. */
+    lane_marking markings[SCENARIO_MAX_LANES];
+    int n_lanes;
+    double lane_width;  /* m */
+    double speed_limit; /* m/s */
+    double shoulder;    /* m beyond each outer lane that is still drivable */
+} scenario_road;
+
+typedef struct {
+    double length, width, wheelbase; /* m */
+    action_limits limits;
+    int clamp_actions; /* 1: clamp out-of-range actions; 0: error */
+} vehicle_params;
+
+typedef struct {
+    int lane;
+    double s, speed, goal_s;
+    vehicle_params vehicle;
+} scenario_ego;
+
+typedef enum {
+    TRIGGER_AT_TIME,     /* value = time in s */
+    TRIGGER_EGO_WITHIN,  /* value = distance in m from the ego front to the ref actor */
+    TRIGGER_EGO_STOPPED  /* value = seconds stopped, within 40 m of the ref actor */
+} trigger_kind;
+
+typedef struct {
+    trigger_kind kind;
+    double value;
+    int ref_actor; /* index into scenario.actors; already resolved from the id */
+} scenario_trigger;
+
+typedef enum {
+    VEHICLE_CRUISE,
+    VEHICLE_FOLLOW_LANE,
+    VEHICLE_CUT_IN,
+    VEHICLE_HARD_BRAKE,
+    VEHICLE_STALLED
+} vehicle_behavior;
+
+typedef struct {
+    int lane;
+    double s, speed, length, width;
+    vehicle_behavior behavior;
+    double cruise_speed;       /* CRUISE, CUT_IN, HARD_BRAKE: speed held */
+    double desired_speed;      /* FOLLOW_LANE: IDM v0 */
+    double time_headway;       /* FOLLOW_LANE: IDM T */
+    double min_gap;            /* FOLLOW_LANE: IDM s0 */
+    int target_lane;           /* CUT_IN */
+    double cut_in_duration;    /* CUT_IN: lateral move time */
+    double brake_decel;        /* HARD_BRAKE */
+    scenario_trigger trigger;  /* CUT_IN, HARD_BRAKE */
+} scenario_vehicle;
+
+typedef struct {
+    double s[SCENARIO_MAX_PATH], d[SCENARIO_MAX_PATH];
+    int n_points;
+    double speed;
+    int has_start;             /* 0: walks from t = 0 */
+    scenario_trigger start;
+} scenario_pedestrian;
+
+typedef struct {
+    gesture gesture;
+    double start, duration; /* duration < 0: holds until a trigger / the end */
+} scenario_gesture_segment;
+
+typedef struct {
+    scenario_trigger when;
+    gesture gesture;
+    double delay;
+} scenario_gesture_trigger;
+
+typedef struct {
+    double s, d, stop_line_s, slow_speed;
+    scenario_gesture_segment timeline[SCENARIO_MAX_GESTURES];
+    int n_timeline;
+    scenario_gesture_trigger triggers[SCENARIO_MAX_TRIGGERS];
+    int n_triggers;
+} scenario_guard;
+
+typedef enum {
+    SIGN_INFO,
+    SIGN_WORK_ZONE,
+    SIGN_SPEED_LIMIT,
+    SIGN_STOP
+} sign_kind;
+
+typedef struct {
+    double s, d;
+    sign_kind kind;
+    char text[SCENARIO_TEXT_MAX];
+    double speed_limit; /* SIGN_SPEED_LIMIT only */
+} scenario_sign;
+
+typedef enum { OBSTACLE_CONE, OBSTACLE_BARRIER } obstacle_kind;
+
+typedef struct {
+    obstacle_kind kind;
+    int lane;
+    double s_start, s_end, spacing;
+} scenario_obstacle;
+
+typedef enum {
+    ACTOR_VEHICLE,
+    ACTOR_PEDESTRIAN,
+    ACTOR_GUARD,
+    ACTOR_SIGN,
+    ACTOR_OBSTACLE
+} actor_kind;
+
+typedef struct {
+    char id[SCENARIO_ID_MAX];
+    actor_kind kind;
+    union {
+        scenario_vehicle vehicle;
+        scenario_pedestrian pedestrian;
+        scenario_guard guard;
+        scenario_sign sign;
+        scenario_obstacle obstacle;
+    } u;
+} scenario_actor;
+
+typedef struct {
+    double min_score;
+    int reach_goal, no_collision, stay_on_road, obey_guards;
+} scenario_success;
+
+typedef struct {
+    char id[SCENARIO_ID_MAX];
+    char description[SCENARIO_TEXT_MAX];
+    char instruction[SCENARIO_TEXT_MAX];
+    uint64_t seed;
+    double duration; /* s */
+    lighting lighting;
+    scenario_road road;
+    scenario_ego ego;
+    scenario_actor actors[SCENARIO_MAX_ACTORS];
+    int n_actors;
+    scenario_success success;
+    /* The binary protobuf encoding of the scenario as loaded: the episode log
+     * embeds it so an episode can be replayed without the source file. */
+    uint8_t *pb_bytes;
+    size_t pb_len;
+    uint64_t hash; /* FNV-1a 64 of pb_bytes */
+} scenario;
+
+/* Loads FILE (.pb binary, anything else is text format), validates it and
+ * fills sc. On failure returns -1 with every problem in err->msg, one per
+ * line, as "file:field: reason"; sc is then left empty (safe to free). */
+int scenario_load(const char *path, scenario *sc, wm_error *err);
+
+/* As scenario_load, from bytes already in memory; name is used in messages. */
+int scenario_load_pb(const char *name, const uint8_t *pb, size_t len,
+                     scenario *sc, wm_error *err);
+
+/* Text format → binary, via protoc. *out is malloc'ed. */
+int scenario_encode_text(const char *path, uint8_t **out, size_t *out_len,
+                         wm_error *err);
+
+/* `wmsim scenario compile`: text (or binary) in, validated binary out,
+ * written atomically. */
+int scenario_compile(const char *in_path, const char *out_path, wm_error *err);
+
+void scenario_free(scenario *sc);
+
+const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
+const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */
+
+#endif
