@@ -65,7 +65,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all demo test test-asan bench deps config clean check-deps
+.PHONY: all demo test run-tests test-asan bench deps config clean check-deps
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -132,13 +132,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(GEN_H)
 
 # Each suite runs from the source tree with the binary under test named in
 # WMSIM_BIN; the end-to-end suites run that binary on real files.
-test: check-deps $(BIN) $(TEST_BIN)
+test: deps
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: check-deps $(BIN) $(TEST_BIN)
 	@failed=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; WMSIM_BIN=$(CURDIR)/$(BIN) CK_DEFAULT_TIMEOUT=120 $$t || failed=1; done; \
 	if [ $$failed = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED" >&2; exit 1; fi
 
-test-asan:
-	$(MAKE) BUILD=build-asan SANITIZE=1 CUDA=0 test
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CUDA=0 run-tests
 
 bench: check-deps $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

@@ -1,0 +1,39 @@
+/* episode.h — one closed-loop episode: the policy sees the world, answers an
+ * action every 0.1 s, the world steps, metrics judge it, the log records it.
+ *
+ * Usage:
+ *     episode_config cfg = {.sc = &sc, .seed = sc.seed, .pol = &pol, .log_path = "out/episode.log"};
+ *     episode_result res;
+ *     if (episode_run(&cfg, &res, &err)) ...          // I/O failure only
+ *     episode_write_result_json("out/result.json", &cfg, &res, &err);
+ *
+ * A policy that fails or answers out-of-range actions ends its episode with
+ * a failure reason in res (the episode still "ran"); episode_run returns -1
+ * only when the log cannot be written. */
+#ifndef WMSIM_EPISODE_H
+#define WMSIM_EPISODE_H
+
+#include "sim/metrics.h"
+#include "sim/policy.h"
+
+typedef struct {
+    const scenario *sc;
+    const char *scenario_path; /* recorded in result.json; may be NULL */
+    uint64_t seed;
+    policy *pol;
+    const char *log_path;      /* NULL: no log */
+} episode_config;
+
+typedef struct {
+    metrics m;
+    int steps;
+    double t;
+    char end_reason[256];      /* "goal reached", "duration elapsed", "collision", "policy error" */
+} episode_result;
+
+int episode_run(const episode_config *cfg, episode_result *res, wm_error *err);
+
+int episode_write_result_json(const char *path, const episode_config *cfg, const episode_result *res,
+                              wm_error *err);
+
+#endif
