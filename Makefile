@@ -13,7 +13,8 @@
 SHELL := /bin/bash
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-CUDA ?= $(if $(NVCC),1,0)
+# CUDA is on by default only when NVCC names an executable file.
+CUDA ?= $(shell test -n "$(NVCC)" && test -x "$(NVCC)" && echo 1 || echo 0)
 BUILD ?= build
 SANITIZE ?= 0
 
@@ -55,7 +56,9 @@ ifeq ($(CUDA),1)
   NVCCFLAGS := -O2 -std=c++17 -I. -I$(BUILD)/gen -DWMSIM_CUDA=1 \
     -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
     -gencode arch=compute_90,code=compute_90 $(if $(PTXAS_VERBOSE),-Xptxas -v)
-  LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart -lstdc++
+  # The static runtime: binaries run on machines without CUDA libraries on
+  # the loader path (and then report no device).
+  LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 endif
 
 LIB := $(BUILD)/libwmsim.a

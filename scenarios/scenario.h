@@ -30,6 +30,14 @@
 #define SCENARIO_ID_MAX 64
 #define SCENARIO_TEXT_MAX 256
 
+/* Defaults from scenario.proto that validation needs as well as conversion. */
+#define SCENARIO_DEFAULT_LANE_WIDTH 3.5     /* m */
+#define SCENARIO_DEFAULT_SHOULDER 0.5       /* m */
+#define SCENARIO_DEFAULT_GOAL_FROM_END 10.0 /* m before the road's end */
+#define SCENARIO_DEFAULT_VEHICLE_LENGTH 4.6 /* m, ego and actor vehicles */
+#define SCENARIO_DEFAULT_VEHICLE_WIDTH 1.9  /* m */
+#define SCENARIO_DEFAULT_WHEELBASE 2.8      /* m */
+
 typedef enum { LIGHTING_DAY, LIGHTING_DUSK, LIGHTING_NIGHT } lighting;
 typedef enum { LANE_FORWARD, LANE_ONCOMING } lane_direction;
 typedef enum {
@@ -223,6 +231,16 @@ int scenario_encode_text(const char *path, uint8_t **out, size_t *out_len,
 int scenario_compile(const char *in_path, const char *out_path, wm_error *err);
 
 void scenario_free(scenario *sc);
+
+/* The two steps of scenario_load_pb after unpacking, for tools that build a
+ * Wmsim__Scenario in code (edge-case synthesis). scenario_validate_msg puts
+ * every problem in err->msg, one per line, as "name:field: reason", and
+ * returns -1 if there was any; scenario_from_msg fills sc from a message
+ * that passed, using default_id when the message has no id (pb_bytes, pb_len
+ * and hash are left zero for the caller). */
+struct Wmsim__Scenario;
+int scenario_validate_msg(const char *name, const struct Wmsim__Scenario *m, wm_error *err);
+void scenario_from_msg(const struct Wmsim__Scenario *m, const char *default_id, scenario *sc);
 
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
 const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */

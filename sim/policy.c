@@ -1,5 +1,6 @@
 #include "sim/policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int policy_create(const char *spec, policy *pol, wm_error *err) {
@@ -8,4 +9,9 @@ int policy_create(const char *spec, policy *pol, wm_error *err) {
     else if (strcmp(spec, "cruise") == 0) policy_cruise_init(pol);
     else return wm_fail(err, "--policy: unknown policy '%s' (known: expert, cruise)", spec);
     return 0;
+}
+
+void policy_free_state(policy *pol) {
+    free(pol->state);
+    pol->state = NULL;
 }

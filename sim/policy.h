@@ -44,6 +44,9 @@ struct policy {
 /* spec: "expert" or "cruise". Unknown specs fail with the list of known ones. */
 int policy_create(const char *spec, policy *pol, wm_error *err);
 
+/* destroy for policies whose state is one malloc'ed block. */
+void policy_free_state(policy *pol);
+
 /* The built-ins, for policy_create and tests. */
 void policy_expert_init(policy *pol);
 void policy_cruise_init(policy *pol);

@@ -35,16 +35,11 @@ static int cruise_act(policy *self, const policy_observation *obs, action *cmd,
     return 0;
 }
 
-static void cruise_destroy(policy *self) {
-    free(self->state);
-    self->state = NULL;
-}
-
 void policy_cruise_init(policy *pol) {
     memset(pol, 0, sizeof *pol);
     snprintf(pol->name, sizeof pol->name, "cruise");
     pol->state = CALLOC_CHECK(1, sizeof(cruise_state));
     pol->reset = cruise_reset;
     pol->act = cruise_act;
-    pol->destroy = cruise_destroy;
+    pol->destroy = policy_free_state;
 }

@@ -199,16 +199,11 @@ static int expert_act(policy *self, const policy_observation *obs, action *cmd,
     return 0;
 }
 
-static void expert_destroy(policy *self) {
-    free(self->state);
-    self->state = NULL;
-}
-
 void policy_expert_init(policy *pol) {
     memset(pol, 0, sizeof *pol);
     snprintf(pol->name, sizeof pol->name, "expert");
     pol->state = CALLOC_CHECK(1, sizeof(expert_state));
     pol->reset = expert_reset;
     pol->act = expert_act;
-    pol->destroy = expert_destroy;
+    pol->destroy = policy_free_state;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/device.h"
 #include "core/fileio.h"
 #include "core/version.h"
 #include "scenarios/scenario.h"
@@ -183,7 +184,13 @@ int main(int argc, char **argv) {
     if (argc < 2) return fputs(USAGE, stderr), 2;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) return fputs(USAGE, stdout), 0;
-    if (strcmp(cmd, "--version") == 0) return printf("wmsim %s\n", WMSIM_VERSION), 0;
+    if (strcmp(cmd, "--version") == 0) {
+        char why[256] = "";
+        int n = device_cuda_count(why, sizeof why);
+        printf("wmsim %s\nbackends: cpu%s\ncuda devices: %d%s%s%s\n", WMSIM_VERSION, device_cuda_built() ? ", cuda" : "",
+               n, why[0] ? " (" : "", why, why[0] ? ")" : "");
+        return 0;
+    }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "scenario") == 0) return cmd_scenario(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 2, argv + 2);

@@ -42,9 +42,41 @@ START_TEST(help_and_version) {
     }
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"--version", NULL}), 0);
     ck_assert_int_eq(strncmp(out, "wmsim ", 6), 0);
+    ck_assert_ptr_nonnull(strstr(out, "backends: cpu"));
+    ck_assert_ptr_nonnull(strstr(out, "cuda devices: "));
     free(out);
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"fly", NULL}), 2);
     ck_assert_ptr_nonnull(strstr(out, "wmsim: unknown command 'fly'"));
+    free(out);
+}
+END_TEST
+
+/* The Makefile's CUDA detection itself: on only when NVCC names an executable.
+ * A clean environment: an outer make exports its command-line variables. */
+static char *make_config(const char *nvcc_arg) {
+    char cmd[4600];
+    snprintf(cmd, sizeof cmd, "env -i PATH=/usr/bin:/bin make -s --no-print-directory -C '%s' config %s 2>&1", WMSIM_SOURCE_DIR, nvcc_arg);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char *buf = CALLOC_CHECK(1, 8192);
+    size_t n = fread(buf, 1, 8191, p);
+    buf[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    return buf;
+}
+
+START_TEST(build_detects_cuda_only_from_a_real_nvcc) {
+    char *out = make_config("NVCC=");
+    ck_assert_msg(strstr(out, "CUDA=0 (nvcc: not found)") != NULL, "%s", out);
+    free(out);
+    out = make_config("NVCC=/nonexistent/nvcc");
+    ck_assert_msg(strstr(out, "CUDA=0 (nvcc: /nonexistent/nvcc)") != NULL, "%s", out);
+    free(out);
+    out = make_config("NVCC=/bin/true");
+    ck_assert_msg(strstr(out, "CUDA=1 (nvcc: /bin/true)") != NULL, "%s", out);
+    free(out);
+    out = make_config("NVCC=/bin/true CUDA=0");
+    ck_assert_msg(strstr(out, "CUDA=0 (nvcc: /bin/true)") != NULL, "%s", out);
     free(out);
 }
 END_TEST
@@ -181,7 +213,7 @@ START_TEST(bad_input_fails_without_losing_results) {
     free(out);
     /* A truncated binary scenario. */
     snprintf(trunc, sizeof trunc, "%s/t.pb", dir);
-    write_text_file(trunc, "\x0a\x05ab");
+    write_text_file(trunc, "\x0a\x05" "ab");
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", trunc, "--out", dir, NULL}), 1);
     ck_assert_ptr_nonnull(strstr(out, "t.pb: not a valid binary Scenario protobuf"));
     free(out);
@@ -236,6 +268,7 @@ int main(void) {
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, build_detects_cuda_only_from_a_real_nvcc);
     tcase_add_test(tc, run_expert_writes_result_and_log);
     tcase_add_test(tc, run_cruise_fails_with_reason_and_exit_zero);
     tcase_add_test(tc, two_runs_identical_bytes);

@@ -1,0 +1,15 @@
+// The CUDA side of core/device.h: asks the runtime how many devices it sees.
+#include <cuda_runtime.h>
+#include <stdio.h>
+
+extern "C" int device_cuda_count_impl(char *reason, size_t reason_len) {
+    int n = 0;
+    cudaError_t rc = cudaGetDeviceCount(&n);
+    if (rc != cudaSuccess) {
+        if (reason && reason_len) snprintf(reason, reason_len, "%s", cudaGetErrorString(rc));
+        cudaGetLastError(); // clear the sticky error so later calls start clean
+        return 0;
+    }
+    if (n == 0 && reason && reason_len) snprintf(reason, reason_len, "no CUDA-capable device");
+    return n;
+}
