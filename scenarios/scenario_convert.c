@@ -41,18 +41,19 @@ static int actor_index(const Wmsim__Scenario *m, const char *id, int owner) {
     return owner; /* unreachable after validation */
 }
 
-static scenario_trigger convert_trigger(const Wmsim__Scenario *m, const Wmsim__Trigger *t, int owner) {
-    scenario_trigger out = {.kind = TRIGGER_AT_TIME, .value = 0, .ref_actor = owner};
-    if (!t) return out;
+/* Fields are set one by one into the zeroed struct (no struct assignment),
+ * so padding stays zero and equal scenarios compare equal byte for byte. */
+static void convert_trigger(const Wmsim__Scenario *m, const Wmsim__Trigger *t, int owner, scenario_trigger *out) {
+    out->kind = TRIGGER_AT_TIME, out->value = 0, out->ref_actor = owner;
+    if (!t) return;
     switch (t->condition_case) {
-    case WMSIM__TRIGGER__CONDITION_EGO_WITHIN_M: out.kind = TRIGGER_EGO_WITHIN, out.value = t->ego_within_m; break;
+    case WMSIM__TRIGGER__CONDITION_EGO_WITHIN_M: out->kind = TRIGGER_EGO_WITHIN, out->value = t->ego_within_m; break;
     case WMSIM__TRIGGER__CONDITION_EGO_STOPPED_FOR_S:
-        out.kind = TRIGGER_EGO_STOPPED, out.value = t->ego_stopped_for_s;
+        out->kind = TRIGGER_EGO_STOPPED, out->value = t->ego_stopped_for_s;
         break;
-    default: out.kind = TRIGGER_AT_TIME, out.value = t->at_time_s; break;
+    default: out->kind = TRIGGER_AT_TIME, out->value = t->at_time_s; break;
     }
-    out.ref_actor = actor_index(m, t->actor, owner);
-    return out;
+    out->ref_actor = actor_index(m, t->actor, owner);
 }
 
 static gesture convert_gesture(Wmsim__Gesture g) {
@@ -135,7 +136,7 @@ static void convert_vehicle(const Wmsim__Scenario *m, const Wmsim__Vehicle *v, d
     out->target_lane = v->lane;
     out->cut_in_duration = DEFAULT_CUT_IN_DURATION;
     out->brake_decel = DEFAULT_BRAKE_DECEL;
-    out->trigger = convert_trigger(m, NULL, self);
+    convert_trigger(m, NULL, self, &out->trigger);
     switch (v->behavior_case) {
     case WMSIM__VEHICLE__BEHAVIOR_CRUISE:
         out->cruise_speed = opt(v->cruise->has_speed_mps, v->cruise->speed_mps, out->speed);
@@ -152,7 +153,7 @@ static void convert_vehicle(const Wmsim__Scenario *m, const Wmsim__Vehicle *v, d
         const Wmsim__CutIn *c = v->cut_in;
         out->behavior = VEHICLE_CUT_IN;
         out->target_lane = c->target_lane;
-        out->trigger = convert_trigger(m, c->trigger, self);
+        convert_trigger(m, c->trigger, self, &out->trigger);
         out->cut_in_duration = opt(c->has_duration_s, c->duration_s, DEFAULT_CUT_IN_DURATION);
         out->cruise_speed = opt(c->has_speed_mps, c->speed_mps, out->speed);
         break;
@@ -160,7 +161,7 @@ static void convert_vehicle(const Wmsim__Scenario *m, const Wmsim__Vehicle *v, d
     case WMSIM__VEHICLE__BEHAVIOR_HARD_BRAKE: {
         const Wmsim__HardBrake *h = v->hard_brake;
         out->behavior = VEHICLE_HARD_BRAKE;
-        out->trigger = convert_trigger(m, h->trigger, self);
+        convert_trigger(m, h->trigger, self, &out->trigger);
         out->brake_decel = opt(h->has_decel_mps2, h->decel_mps2, DEFAULT_BRAKE_DECEL);
         out->cruise_speed = opt(h->has_speed_mps, h->speed_mps, out->speed);
         break;
@@ -179,7 +180,7 @@ static void convert_pedestrian(const Wmsim__Scenario *m, const Wmsim__Pedestrian
     for (size_t j = 0; j < p->n_path; j++) out->s[j] = p->path[j]->s_m, out->d[j] = p->path[j]->d_m;
     out->speed = opt(p->has_speed_mps, p->speed_mps, DEFAULT_PEDESTRIAN_SPEED);
     out->has_start = p->start != NULL;
-    out->start = convert_trigger(m, p->start, self);
+    convert_trigger(m, p->start, self, &out->start);
 }
 
 static void convert_guard(const Wmsim__Scenario *m, const Wmsim__TrafficGuard *g, int self, scenario_guard *out) {
@@ -197,7 +198,7 @@ static void convert_guard(const Wmsim__Scenario *m, const Wmsim__TrafficGuard *g
     out->n_triggers = (int)g->n_triggers;
     for (size_t j = 0; j < g->n_triggers; j++) {
         const Wmsim__GestureTrigger *t = g->triggers[j];
-        out->triggers[j].when = convert_trigger(m, t->when, self);
+        convert_trigger(m, t->when, self, &out->triggers[j].when);
         out->triggers[j].gesture = convert_gesture(t->gesture);
         out->triggers[j].delay = opt(t->has_delay_s, t->delay_s, 0);
     }
