@@ -74,7 +74,6 @@ static void ego_update_road_coords(sim_world *w) {
 void sim_world_init(sim_world *w, const scenario *sc, uint64_t seed) {
     memset(w, 0, sizeof *w);
     w->sc = sc;
-    rng_init(&w->rng, seed);
     road_init(&w->road, &sc->road);
     collect_speed_limits(w);
     w->ego_params = sc->ego.vehicle;

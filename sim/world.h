@@ -69,7 +69,6 @@ typedef struct {
     int n_limits;
     int step;
     double t;
-    wm_rng rng;
     char events[SIM_MAX_EVENTS][SIM_EVENT_LEN];
     int n_events;
 } sim_world;

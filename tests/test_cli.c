@@ -278,9 +278,5 @@ int main(void) {
     tcase_add_test(tc, unwritable_output_is_a_clear_error);
     tcase_add_test(tc, log_show_rejects_non_logs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -121,9 +121,5 @@ int main(void) {
     tcase_add_test(tc, read_errors_name_the_file);
     tcase_add_test(tc, dir_create_nested_and_existing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

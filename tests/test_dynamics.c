@@ -555,9 +555,5 @@ int main(void) {
     tcase_add_test(tr, stale_hint_finds_the_segment);
     tcase_add_test(tr, lanes_and_drivable_area);
     suite_add_tcase(s, tr);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

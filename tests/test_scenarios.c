@@ -1106,9 +1106,5 @@ int main(void) {
     tcase_add_test(tc, mutated_scenarios_never_crash);
     tcase_add_test(tc, names_of_gestures_and_actor_kinds);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

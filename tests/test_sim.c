@@ -642,9 +642,5 @@ int main(void) {
     tcase_add_test(tc, same_seed_same_log_bytes);
     tcase_add_test(tc, log_round_trip_and_corruption);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -12,6 +12,15 @@
 
 #include "core/check.h"
 
+/* Runs a suite; the exit status fails the build when any check fails. */
+static inline int run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* Absolute path of a file in the source tree (static buffer rotation). */
 static inline const char *src_path(const char *rel) {
     static char bufs[8][4096];
