@@ -20,6 +20,9 @@ SANITIZE ?= 0
 
 CC ?= cc
 PKG_LIBS := libprotobuf-c jansson
+# Installed by `make deps` now, linked by the modules that need them (the
+# renderer, clips, the world model) as they land.
+PKG_LATER := libpng libavcodec libavformat libswscale libavutil openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -76,7 +79,7 @@ all: check-deps $(BIN)
 config:
 	@echo "CUDA=$(CUDA) (nvcc: $(if $(NVCC),$(NVCC),not found))"
 	@echo "CC=$(CC) BUILD=$(BUILD) SANITIZE=$(SANITIZE)"
-	@for p in $(PKG_LIBS) check; do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
+	@for p in $(PKG_LIBS) check $(PKG_LATER); do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
 
 check-deps:
 	@for p in $(PKG_LIBS) check; do pkg-config --exists $$p || { \
