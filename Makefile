@@ -19,10 +19,10 @@ BUILD ?= build
 SANITIZE ?= 0
 
 CC ?= cc
-PKG_LIBS := libprotobuf-c jansson
-# Installed by `make deps` now, linked by the modules that need them (the
-# renderer, clips, the world model) as they land.
-PKG_LATER := libpng libavcodec libavformat libswscale libavutil openblas
+PKG_LIBS := libprotobuf-c jansson libpng
+# Installed by `make deps` now, linked by the modules that need them (video,
+# clips, the world model) as they land.
+PKG_LATER := libavcodec libavformat libswscale libavutil openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null)
