@@ -49,7 +49,7 @@ int atomic_file_open(atomic_file *af, const char *path, wm_error *err) {
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     af->f = fopen(af->tmp_path, "wb");
-    if (!af->f) return wm_fail(err, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+    if (!af->f) return wm_fail(err, "%s: cannot create: %s", path, strerror(errno));
     return 0;
 }
 

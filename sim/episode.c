@@ -33,6 +33,10 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
     int running = 1;
     if (cfg->pol->reset(cfg->pol, w, &perr)) policy_failure(res, w, perr.msg), running = 0;
 
+    if (cfg->observe && cfg->observe(w, cfg->observe_ctx)) {
+        snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
+        running = 0;
+    }
     const action_limits *lim = &w->ego_params.limits;
     int n_steps = (int)llround(cfg->sc->duration / SIM_DT);
     while (running && w->step < n_steps) {
@@ -68,6 +72,10 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             if (clamp_note[0]) memcpy(extra[n_extra++], clamp_note, METRICS_REASON_LEN);
             for (int i = n_before; i < res->m.n_reasons; i++) memcpy(extra[n_extra++], res->m.reasons[i], METRICS_REASON_LEN);
             episode_log_write_step(&lw, w, &cmd, reasoning, extra, n_extra);
+        }
+        if (cfg->observe && cfg->observe(w, cfg->observe_ctx)) {
+            snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
+            break;
         }
         if (res->m.at_fault_collision) {
             snprintf(res->end_reason, sizeof res->end_reason, "collision");

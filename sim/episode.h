@@ -22,13 +22,19 @@ typedef struct {
     uint64_t seed;
     policy *pol;
     const char *log_path;      /* NULL: no log */
+    /* Optional observer (renderers, video writers): called with the world
+     * before the first step and after every step; non-zero stops the episode
+     * there ("stopped by observer"). */
+    int (*observe)(const sim_world *w, void *ctx);
+    void *observe_ctx;
 } episode_config;
 
 typedef struct {
     metrics m;
     int steps;
     double t;
-    char end_reason[256];      /* "goal reached", "duration elapsed", "collision", "policy error" */
+    char end_reason[256];      /* "goal reached", "duration elapsed", "collision", "policy error",
+                                  "stopped by observer" */
 } episode_result;
 
 int episode_run(const episode_config *cfg, episode_result *res, wm_error *err);

@@ -3,6 +3,7 @@
  * an I/O error (message on stderr), 2 bad usage. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "core/device.h"
 #include "core/fileio.h"
 #include "core/version.h"
+#include "render/render.h"
 #include "scenarios/scenario.h"
 #include "sim/episode.h"
 #include "sim/episode_log.h"
@@ -26,6 +28,7 @@ static const char USAGE[] =
     "  scenario check FILE…  validate scenario files (file:field: reason)\n"
     "  scenario compile IN OUT  text format (.pbtxt) to binary (.pb)\n"
     "  log show FILE         print an episode log readably\n"
+    "  render SCENARIO       render the dash camera at one time of an episode\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -53,6 +56,14 @@ static const char SCENARIO_USAGE[] =
     "compile  validates IN (text or binary) and writes its binary encoding to OUT.\n"
     "Text files are encoded with protoc (Debian's protobuf-compiler) and the\n"
     "schema built into wmsim (scenarios/scenario.proto).\n";
+
+static const char RENDER_USAGE[] =
+    "usage: wmsim render SCENARIO [--t SECONDS] [--out FRAME.png] [--size WxH]\n"
+    "                             [--policy expert|cruise] [--seed N]\n"
+    "\n"
+    "Runs SCENARIO in closed loop with the policy (default expert) up to time\n"
+    "SECONDS (default 0) and writes the dash-camera frame there as an 8-bit RGB\n"
+    "PNG (default frame.png). --size defaults to 128x64 and may go up to 1920x960.\n";
 
 static const char LOG_USAGE[] =
     "usage: wmsim log show FILE\n"
@@ -143,6 +154,96 @@ done:
     return rc;
 }
 
+typedef struct {
+    int target_step;
+    camera_params cp;
+    framebuffer fb;
+    int rendered;
+} render_job;
+
+static int render_at_step(const sim_world *w, void *ctx) {
+    render_job *job = ctx;
+    if (w->step < job->target_step) return 0;
+    render_frame(w, &job->cp, &job->fb);
+    job->rendered = 1;
+    return 1;
+}
+
+static int parse_size(const char *text, int *w, int *h) {
+    char *end;
+    long a = strtol(text, &end, 10);
+    if (end == text || (*end != 'x' && *end != 'X')) return -1;
+    char *end2;
+    long b = strtol(end + 1, &end2, 10);
+    if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
+    *w = (int)a, *h = (int)b;
+    return 0;
+}
+
+static int cmd_render(int argc, char **argv) {
+    if (wants_help(argc, argv)) return fputs(RENDER_USAGE, stdout), 0;
+    const char *scenario_path = NULL, *out = "frame.png", *policy_spec = "expert";
+    double t = 0;
+    uint64_t seed = 0;
+    int have_seed = 0;
+    render_job job = {.cp = camera_params_default()};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--t") == 0 && has_value) {
+            char *end;
+            t = strtod(argv[++i], &end);
+            if (*end || !(t >= 0 && t <= 3600)) return usage_error(RENDER_USAGE, "--t: not a time in [0, 3600] s: '%s'", argv[i]);
+        } else if (strcmp(a, "--out") == 0 && has_value) out = argv[++i];
+        else if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
+        else if (strcmp(a, "--size") == 0 && has_value) {
+            if (parse_size(argv[++i], &job.cp.width, &job.cp.height))
+                return usage_error(RENDER_USAGE, "--size: expected WxH, got '%s'", argv[i]);
+        } else if (strcmp(a, "--seed") == 0 && has_value) {
+            if (parse_u64(argv[++i], &seed)) return usage_error(RENDER_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
+            have_seed = 1;
+        } else if (a[0] == '-') return usage_error(RENDER_USAGE, "render: unknown option or missing value: '%s'", a);
+        else if (!scenario_path) scenario_path = a;
+        else return usage_error(RENDER_USAGE, "render: unexpected argument '%s'", a);
+    }
+    if (!scenario_path) return usage_error(RENDER_USAGE, "render: %s", "missing SCENARIO");
+    wm_error err;
+    if (camera_params_check(&job.cp, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+    policy pol;
+    if (policy_create(policy_spec, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+    scenario *sc = CALLOC_CHECK(1, sizeof *sc);
+    int rc = 1;
+    framebuffer_init(&job.fb, job.cp.width, job.cp.height);
+    job.target_step = (int)llround(t / SIM_DT);
+    if (scenario_load(scenario_path, sc, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        goto done;
+    }
+    episode_config cfg = {.sc = sc, .seed = have_seed ? seed : sc->seed, .pol = &pol,
+                          .observe = render_at_step, .observe_ctx = &job};
+    episode_result res;
+    if (episode_run(&cfg, &res, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        goto done;
+    }
+    if (!job.rendered) {
+        fprintf(stderr, "wmsim: --t %g s: the episode ended at t=%.1f s (%s)\n", t, res.t, res.end_reason);
+        goto done;
+    }
+    if (image_write_png(&job.fb.img, out, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        goto done;
+    }
+    printf("%s: t=%.1f s, %dx%d, wrote %s\n", sc->id, job.target_step * SIM_DT, job.cp.width, job.cp.height, out);
+    rc = 0;
+done:
+    framebuffer_free(&job.fb);
+    pol.destroy(&pol);
+    scenario_free(sc);
+    free(sc);
+    return rc;
+}
+
 static int cmd_scenario(int argc, char **argv) {
     if (argc == 0 || wants_help(argc, argv)) return fputs(SCENARIO_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
     wm_error err;
@@ -194,5 +295,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "scenario") == 0) return cmd_scenario(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 2, argv + 2);
+    if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }
