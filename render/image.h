@@ -22,6 +22,10 @@ typedef struct {
     uint8_t *rgb; /* width * height * 3 */
 } image;
 
+typedef struct {
+    uint8_t r, g, b;
+} rgb8;
+
 void image_init(image *img, int width, int height);
 void image_free(image *img);
 

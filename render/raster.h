@@ -22,10 +22,6 @@ typedef struct {
     float *inv_depth; /* width * height */
 } framebuffer;
 
-typedef struct {
-    uint8_t r, g, b;
-} rgb8;
-
 /* An oriented box: centre, unit axes (forward, left, up) and half extents. */
 typedef struct {
     double center[3];
