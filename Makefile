@@ -5,6 +5,7 @@
 #   make test       every Check suite and the end-to-end tests
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      the benchmarks in bench/
+#   make contact-sheet  docs/contact_sheet.png: every example, day and night
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
@@ -19,10 +20,10 @@ BUILD ?= build
 SANITIZE ?= 0
 
 CC ?= cc
-PKG_LIBS := libprotobuf-c jansson libpng
+PKG_LIBS := libprotobuf-c jansson libpng libavcodec libavformat libswscale libavutil
 # Installed by `make deps` now, linked by the modules that need them (video,
 # clips, the world model) as they land.
-PKG_LATER := libavcodec libavformat libswscale libavutil openblas
+PKG_LATER := openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -70,8 +71,10 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all demo test run-tests test-asan bench deps config clean check-deps
+.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -136,6 +139,10 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
+$(BUILD)/tools/%: tools/%.c $(LIB) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
 # Each suite runs from the source tree with the binary under test named in
 # WMSIM_BIN; the end-to-end suites run that binary on real files.
 test: deps
@@ -151,6 +158,10 @@ test-asan: deps
 
 bench: check-deps $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# docs/contact_sheet.png, shown in the README: look at it after renderer changes.
+contact-sheet: check-deps $(BUILD)/tools/contact_sheet
+	$(BUILD)/tools/contact_sheet docs/contact_sheet.png 15 $(sort $(wildcard scenarios/examples/*.pbtxt))
 
 demo: deps
 	$(MAKE) all
