@@ -4,25 +4,8 @@
 
 #include "core/mathx.h"
 
-camera_params camera_params_default(void) {
-    return (camera_params){.width = 128, .height = 64, .hfov_deg = 60.0, .mount_height = 1.4,
-                           .mount_forward = 1.5, .pitch_deg = 2.0};
-}
-
 int camera_params_check(const camera_params *p, wm_error *err) {
-    if (p->width < 16 || p->width > CAMERA_MAX_WIDTH)
-        return wm_fail(err, "camera: width %d outside [16, %d]", p->width, CAMERA_MAX_WIDTH);
-    if (p->height < 8 || p->height > CAMERA_MAX_HEIGHT)
-        return wm_fail(err, "camera: height %d outside [8, %d]", p->height, CAMERA_MAX_HEIGHT);
-    if (!(p->hfov_deg > 10.0 && p->hfov_deg < 150.0))
-        return wm_fail(err, "camera: hfov %g deg outside (10, 150)", p->hfov_deg);
-    if (!(p->mount_height > 0.2 && p->mount_height < 10.0))
-        return wm_fail(err, "camera: mount height %g m outside (0.2, 10)", p->mount_height);
-    if (!(p->pitch_deg > -45.0 && p->pitch_deg < 45.0))
-        return wm_fail(err, "camera: pitch %g deg outside (-45, 45)", p->pitch_deg);
-    if (!isfinite(p->mount_forward) || fabs(p->mount_forward) > 10.0)
-        return wm_fail(err, "camera: mount forward %g m outside [-10, 10]", p->mount_forward);
-    return 0;
+    return scenario_camera_check(p, err) ? wm_error_prefix(err, "camera: ") : 0;
 }
 
 void camera_init(camera *cam, const camera_params *p, double ego_x, double ego_y, double ego_yaw) {

@@ -1,7 +1,7 @@
 /* camera.h — the forward dash camera: a pinhole model mounted on the ego.
  *
  * Usage:
- *     camera_params cp = camera_params_default();      // 128x64, 60° hfov
+ *     camera_params cp = sc->camera;                    // or scenario_camera_default()
  *     if (camera_params_check(&cp, &err)) ...           // "camera: width 0 outside [16, 1920]"
  *     camera cam;
  *     camera_init(&cam, &cp, ego_x, ego_y, ego_yaw);     // pose from the ego's rear axle
@@ -14,18 +14,11 @@
 #define WMSIM_CAMERA_H
 
 #include "core/error.h"
+#include "scenarios/scenario.h"
 
-#define CAMERA_MAX_WIDTH 1920
-#define CAMERA_MAX_HEIGHT 960
 #define CAMERA_NEAR 0.2 /* m: nothing closer to the lens is drawn */
 
-typedef struct {
-    int width, height;     /* pixels */
-    double hfov_deg;       /* horizontal field of view, (10, 150) */
-    double mount_height;   /* m above the ground */
-    double mount_forward;  /* m ahead of the rear axle (windscreen) */
-    double pitch_deg;      /* + looks down */
-} camera_params;
+typedef scenario_camera camera_params;
 
 typedef struct {
     camera_params p;
@@ -34,7 +27,7 @@ typedef struct {
     double right[3], down[3], fwd[3]; /* camera axes in world coordinates */
 } camera;
 
-camera_params camera_params_default(void);
+/* scenario_camera_check with a "camera: " prefix. */
 int camera_params_check(const camera_params *p, wm_error *err);
 
 void camera_init(camera *cam, const camera_params *p, double ego_x, double ego_y, double ego_yaw);

@@ -39,6 +39,22 @@
 #define SCENARIO_DEFAULT_WHEELBASE 2.8      /* m */
 
 typedef enum { LIGHTING_DAY, LIGHTING_DUSK, LIGHTING_NIGHT } lighting;
+
+#define SCENARIO_CAMERA_MAX_WIDTH 1920
+#define SCENARIO_CAMERA_MAX_HEIGHT 960
+
+/* The forward dash camera; render/ draws through it. */
+typedef struct {
+    int width, height;     /* pixels */
+    double hfov_deg;       /* horizontal field of view, (10, 150) */
+    double mount_height;   /* m above the ground */
+    double mount_forward;  /* m ahead of the rear axle (windscreen) */
+    double pitch_deg;      /* + looks down */
+} scenario_camera;
+
+scenario_camera scenario_camera_default(void); /* 128x64, 60 deg, 1.4 m, 1.5 m, 2 deg */
+/* "width 0 outside [16, 1920]": the first problem, without a prefix. */
+int scenario_camera_check(const scenario_camera *c, wm_error *err);
 typedef enum { LANE_FORWARD, LANE_ONCOMING } lane_direction;
 typedef enum {
     LANE_MARKING_NONE,
@@ -201,6 +217,7 @@ typedef struct {
     uint64_t seed;
     double duration; /* s */
     lighting lighting;
+    scenario_camera camera;
     scenario_road road;
     scenario_ego ego;
     scenario_actor actors[SCENARIO_MAX_ACTORS];
@@ -241,6 +258,8 @@ void scenario_free(scenario *sc);
 struct Wmsim__Scenario;
 int scenario_validate_msg(const char *name, const struct Wmsim__Scenario *m, wm_error *err);
 void scenario_from_msg(const struct Wmsim__Scenario *m, const char *default_id, scenario *sc);
+struct Wmsim__Camera;
+scenario_camera scenario_camera_from_msg(const struct Wmsim__Camera *m); /* NULL: the default */
 
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
 const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */

@@ -7,6 +7,7 @@
  * resolve. */
 #include "scenarios/scenario.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,6 +227,39 @@ static void convert_obstacle(const Wmsim__Obstacle *o, scenario_obstacle *out) {
     out->spacing = opt(o->has_spacing_m, o->spacing_m, barrier ? DEFAULT_BARRIER_SPACING : DEFAULT_CONE_SPACING);
 }
 
+scenario_camera scenario_camera_default(void) {
+    return (scenario_camera){.width = 128, .height = 64, .hfov_deg = 60.0, .mount_height = 1.4,
+                             .mount_forward = 1.5, .pitch_deg = 2.0};
+}
+
+scenario_camera scenario_camera_from_msg(const Wmsim__Camera *m) {
+    scenario_camera c = scenario_camera_default();
+    if (!m) return c;
+    if (m->has_width_px) c.width = m->width_px;
+    if (m->has_height_px) c.height = m->height_px;
+    c.hfov_deg = opt(m->has_hfov_deg, m->hfov_deg, c.hfov_deg);
+    c.mount_height = opt(m->has_mount_height_m, m->mount_height_m, c.mount_height);
+    c.mount_forward = opt(m->has_mount_forward_m, m->mount_forward_m, c.mount_forward);
+    c.pitch_deg = opt(m->has_pitch_deg, m->pitch_deg, c.pitch_deg);
+    return c;
+}
+
+int scenario_camera_check(const scenario_camera *p, wm_error *err) {
+    if (p->width < 16 || p->width > SCENARIO_CAMERA_MAX_WIDTH)
+        return wm_fail(err, "width %d outside [16, %d]", p->width, SCENARIO_CAMERA_MAX_WIDTH);
+    if (p->height < 8 || p->height > SCENARIO_CAMERA_MAX_HEIGHT)
+        return wm_fail(err, "height %d outside [8, %d]", p->height, SCENARIO_CAMERA_MAX_HEIGHT);
+    if (!(p->hfov_deg > 10.0 && p->hfov_deg < 150.0))
+        return wm_fail(err, "hfov %g deg outside (10, 150)", p->hfov_deg);
+    if (!(p->mount_height > 0.2 && p->mount_height < 10.0))
+        return wm_fail(err, "mount height %g m outside (0.2, 10)", p->mount_height);
+    if (!(p->pitch_deg > -45.0 && p->pitch_deg < 45.0))
+        return wm_fail(err, "pitch %g deg outside (-45, 45)", p->pitch_deg);
+    if (!isfinite(p->mount_forward) || fabs(p->mount_forward) > 10.0)
+        return wm_fail(err, "mount forward %g m outside [-10, 10]", p->mount_forward);
+    return 0;
+}
+
 void scenario_from_msg(const Wmsim__Scenario *m, const char *default_id, scenario *sc) {
     memset(sc, 0, sizeof *sc);
 
@@ -239,6 +273,7 @@ void scenario_from_msg(const Wmsim__Scenario *m, const char *default_id, scenari
     case WMSIM__LIGHTING__LIGHTING_NIGHT: sc->lighting = LIGHTING_NIGHT; break;
     default: sc->lighting = LIGHTING_DAY; break;
     }
+    sc->camera = scenario_camera_from_msg(m->camera);
     convert_road(m->road, &sc->road);
     convert_ego(m->ego, road_length(&sc->road), &sc->ego);
 

@@ -564,6 +564,11 @@ int scenario_validate_msg(const char *name, const Wmsim__Scenario *m, wm_error *
     text_ok(&v, "description", NULL, m->description, SCENARIO_TEXT_MAX - 1);
     if (m->has_duration_s) open_closed_ok(&v, "duration_s", NULL, m->duration_s, 0, 600);
     if (m->has_lighting) enum_ok(&v, "lighting", NULL, (int)m->lighting, WMSIM__LIGHTING__LIGHTING_NIGHT);
+    if (m->camera) {
+        scenario_camera cam = scenario_camera_from_msg(m->camera);
+        wm_error cam_err;
+        if (scenario_camera_check(&cam, &cam_err)) problem(&v, "camera", NULL, "%s", cam_err.msg);
+    }
     if (!m->road) problem(&v, "road", NULL, "missing");
     else validate_road(&v, m->road);
 

@@ -16,6 +16,14 @@
 #include "sim/metrics.h"
 #include "sim/policy.h"
 
+/* What an observer sees: the world, the action that led to it (NULL before
+ * the first step) and the metrics so far. */
+typedef struct {
+    const sim_world *w;
+    const action *command;
+    const metrics *m;
+} episode_frame;
+
 typedef struct {
     const scenario *sc;
     const char *scenario_path; /* recorded in result.json; may be NULL */
@@ -25,7 +33,7 @@ typedef struct {
     /* Optional observer (renderers, video writers): called with the world
      * before the first step and after every step; non-zero stops the episode
      * there ("stopped by observer"). */
-    int (*observe)(const sim_world *w, void *ctx);
+    int (*observe)(const episode_frame *f, void *ctx);
     void *observe_ctx;
 } episode_config;
 

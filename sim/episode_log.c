@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,4 +249,104 @@ int episode_log_show(const char *path, FILE *out, wm_error *err) {
     if (episode_log_read(path, show_record, &st, err)) return -1;
     if (!st.have_summary) return wm_fail(err, "%s: no summary record (log incomplete)", path);
     return 0;
+}
+
+typedef struct {
+    const char *path;
+    int (*observe)(const episode_frame *f, void *ctx);
+    void *ctx;
+    episode_replay_info *info;
+    scenario sc;
+    int have_scenario;
+    sim_world *w;
+    metrics m;
+    wm_error *err;
+    int failed; /* err is set */
+} replay_state;
+
+static int replay_fail(replay_state *st) {
+    st->failed = 1;
+    return 1;
+}
+
+static void replay_step(sim_world *w, const Wmsim__LogStep *step) {
+    const Wmsim__LogEgo *e = step->ego;
+    w->step = (int)step->step, w->t = step->t_s;
+    if (e) {
+        w->ego.x = e->x, w->ego.y = e->y, w->ego.yaw = e->yaw, w->ego.speed = e->speed;
+        w->ego.yaw_rate = e->yaw_rate, w->ego.accel = e->accel;
+        w->ego_s = e->s, w->ego_d = e->d;
+    }
+    if (step->applied)
+        w->ego.applied = (action){step->applied->accel, step->applied->brake, step->applied->steer};
+    w->ego_stopped_time = w->ego.speed < SIM_STOPPED_SPEED ? w->ego_stopped_time + SIM_DT : 0.0;
+    for (size_t k = 0; k < step->n_actors; k++) {
+        const Wmsim__LogActor *la = step->actors[k];
+        if (la->index >= (uint32_t)w->n_actors) continue;
+        sim_actor *a = &w->actors[la->index];
+        a->x = la->x, a->y = la->y, a->yaw = la->yaw, a->speed = la->speed, a->s = la->s, a->d = la->d;
+        if (la->has_braking) a->braking = la->braking;
+        if (la->has_active) a->triggered = la->active;
+        if (la->has_gesture && (gesture)la->gesture != a->gesture) a->gesture = (gesture)la->gesture, a->gesture_since = w->t;
+    }
+    w->n_events = 0;
+}
+
+static int replay_record(const Wmsim__LogRecord *rec, void *ctx) {
+    replay_state *st = ctx;
+    switch (rec->record_case) {
+    case WMSIM__LOG_RECORD__RECORD_HEADER: {
+        const Wmsim__LogHeader *h = rec->header;
+        if (scenario_load_pb(st->path, h->scenario.data, h->scenario.len, &st->sc, st->err)) {
+            wm_error_prefix(st->err, "%s: the embedded scenario: ", st->path);
+            return replay_fail(st);
+        }
+        st->have_scenario = 1;
+        snprintf(st->info->scenario_id, sizeof st->info->scenario_id, "%s", st->sc.id);
+        snprintf(st->info->policy, sizeof st->info->policy, "%s", h->policy ? h->policy : "");
+        st->info->seed = h->seed;
+        sim_world_init(st->w, &st->sc, h->seed);
+        metrics_init(&st->m, st->w);
+        if (st->observe && st->observe(&(episode_frame){st->w, NULL, &st->m}, st->ctx)) return st->info->stopped = 1;
+        return 0;
+    }
+    case WMSIM__LOG_RECORD__RECORD_STEP: {
+        const Wmsim__LogStep *step = rec->step;
+        if (!step->ego || step->step != (uint32_t)st->w->step + 1)
+            return wm_fail(st->err, "%s: step %u: out of order or without the ego state (after step %d)", st->path,
+                           step->step, st->w->step),
+                   replay_fail(st);
+        replay_step(st->w, step);
+        metrics_update(&st->m, st->w);
+        action cmd = step->command ? (action){step->command->accel, step->command->brake, step->command->steer}
+                                   : st->w->ego.applied;
+        st->info->steps = st->w->step;
+        if (st->observe && st->observe(&(episode_frame){st->w, &cmd, &st->m}, st->ctx)) return st->info->stopped = 1;
+        return 0;
+    }
+    case WMSIM__LOG_RECORD__RECORD_SUMMARY:
+        if (rec->summary->has_score) st->info->logged_score = rec->summary->score;
+        return 0;
+    default: return 0;
+    }
+}
+
+int episode_log_replay(const char *path, int (*observe)(const episode_frame *f, void *ctx), void *ctx,
+                       episode_replay_info *info, wm_error *err) {
+    memset(info, 0, sizeof *info);
+    info->logged_score = NAN;
+    replay_state *st = CALLOC_CHECK(1, sizeof *st);
+    *st = (replay_state){.path = path, .observe = observe, .ctx = ctx, .info = info, .err = err};
+    st->w = MALLOC_CHECK(sizeof *st->w);
+    int rc = episode_log_read(path, replay_record, st, err);
+    if (rc == 0 && st->failed) rc = -1;
+    if (rc == 0 && !st->have_scenario) rc = wm_fail(err, "%s: no log header", path);
+    if (rc == 0) {
+        info->rescored = st->m;
+        metrics_finish(&info->rescored, st->w);
+    }
+    if (st->have_scenario) scenario_free(&st->sc);
+    free(st->w);
+    free(st);
+    return rc;
 }

@@ -41,6 +41,24 @@ void episode_log_abort(episode_log_writer *lw);
 typedef int (*episode_log_visit)(const Wmsim__LogRecord *rec, void *ctx);
 int episode_log_read(const char *path, episode_log_visit on_record, void *ctx, wm_error *err);
 
+/* Rebuilds the episode from its log alone (the embedded scenario, the seed,
+ * every step's ego and actor states) and shows each step to observe, as
+ * episode_run did, with metrics recomputed from the replayed states; the
+ * policy is not run; a non-zero observe ends the replay early (not an
+ * error). info gets the header's facts, the summary's logged
+ * score and the rescored metrics. */
+typedef struct {
+    char scenario_id[SCENARIO_ID_MAX];
+    char policy[64];
+    uint64_t seed;
+    int steps;
+    double logged_score; /* NAN when the log has no summary */
+    metrics rescored;    /* finished */
+    int stopped;         /* observe returned non-zero: the replay ended there */
+} episode_replay_info;
+int episode_log_replay(const char *path, int (*observe)(const episode_frame *f, void *ctx), void *ctx,
+                       episode_replay_info *info, wm_error *err);
+
 /* `wmsim log show`: a readable summary (header, events, reasoning changes, result). */
 int episode_log_show(const char *path, FILE *out, wm_error *err);
 

@@ -19,7 +19,7 @@
  * segment g (any u for a straight; u in [0, length] for an arc). */
 static inline void seg_ref(const road_segment *g, double u, double *x, double *y,
                            double *tc, double *ts) {
-    const double c0 = cos(g->heading0), s0 = sin(g->heading0);
+    const double c0 = g->cos0, s0 = g->sin0;
     const double k = g->curvature;
     if (k == 0.0) {
         *x = g->x0 + u * c0;
@@ -60,6 +60,7 @@ void road_init(road *r, const scenario_road *sr) {
      * zero-length straight whose extensions make it an endless line. */
     if (n < 1) {
         r->n_segments = 1;
+        r->segments[0].cos0 = 1.0;
     } else {
         r->n_segments = n;
         double s = 0.0, x = 0.0, y = 0.0, h = 0.0;
@@ -69,6 +70,7 @@ void road_init(road *r, const scenario_road *sr) {
             g->length = sr->segments[i].length;
             g->curvature = sr->segments[i].curvature;
             g->x0 = x, g->y0 = y, g->heading0 = h;
+            g->cos0 = cos(h), g->sin0 = sin(h);
             double tc, ts;
             /* The next start is this segment's end evaluated with the same
              * formula road_pose_at uses, so the two sides of a joint agree. */
@@ -106,7 +108,7 @@ road_pose road_pose_at(const road *r, double s, double d) {
  * the start" and "past the end" lies opposite the arc and an arc of up to pi
  * never mistakes a point just past its end for one before its start. */
 static inline void seg_local(const road_segment *g, double x, double y, double *u, double *d) {
-    const double c0 = cos(g->heading0), s0 = sin(g->heading0);
+    const double c0 = g->cos0, s0 = g->sin0;
     const double dx = x - g->x0, dy = y - g->y0;
     const double lx = dx * c0 + dy * s0, ly = -dx * s0 + dy * c0;
     const double k = g->curvature;
@@ -134,7 +136,7 @@ static inline void end_local(const road_segment *g, double x, double y, double *
 }
 
 static inline void seg_start_local(const road_segment *g, double x, double y, double *u, double *d) {
-    const double c0 = cos(g->heading0), s0 = sin(g->heading0);
+    const double c0 = g->cos0, s0 = g->sin0;
     const double dx = x - g->x0, dy = y - g->y0;
     *u = dx * c0 + dy * s0;
     *d = -dx * s0 + dy * c0;

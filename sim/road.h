@@ -19,6 +19,7 @@
 typedef struct {
     double s0, length, curvature; /* start s, m; 1/m (+ left, 0 straight) */
     double x0, y0, heading0;      /* reference-line pose at s0 */
+    double cos0, sin0;            /* of heading0: projection runs per pixel */
 } road_segment;
 
 typedef struct {

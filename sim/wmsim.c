@@ -16,6 +16,7 @@
 #include "scenarios/scenario.h"
 #include "sim/episode.h"
 #include "sim/episode_log.h"
+#include "sim/recorder.h"
 
 static const char USAGE[] =
     "usage: wmsim COMMAND [ARGS]\n"
@@ -29,11 +30,13 @@ static const char USAGE[] =
     "  scenario compile IN OUT  text format (.pbtxt) to binary (.pb)\n"
     "  log show FILE         print an episode log readably\n"
     "  render SCENARIO       render the dash camera at one time of an episode\n"
+    "  replay LOG            re-render (and re-score) a logged episode as video\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
 static const char RUN_USAGE[] =
     "usage: wmsim run SCENARIO [--policy expert|cruise] [--seed N] [--out DIR] [--quiet]\n"
+    "                          [--video FILE] [--frames DIR] [--hud] [--bev] [CAMERA]\n"
     "\n"
     "Runs SCENARIO (.pbtxt or .pb) in closed loop at 10 Hz against a policy and\n"
     "scores it. Writes DIR/result.json (metrics, score, pass/fail, failure\n"
@@ -44,8 +47,23 @@ static const char RUN_USAGE[] =
     "  --seed N     episode seed (default: the scenario's seed)\n"
     "  --out DIR    output folder (default: out/SCENARIO_ID)\n"
     "  --quiet      print nothing on success\n"
+    "  --video FILE the dash camera as video: .mp4 (H.264, else MPEG-4) or\n"
+    "               .mkv (lossless FFV1); --codec h264|mpeg4|ffv1 to choose\n"
+    "  --frames DIR the dash camera as DIR/frame_00000.png, one per step;\n"
+    "               --semantic adds DIR/semantic_00000.png (class colours)\n"
+    "  --hud        overlay speed, actions, gesture ahead, time and score\n"
+    "  --bev        overlay a bird's-eye view with past and planned path\n"
+    "%s"
     "\n"
     "Exit status 0 when the episode ran, whatever its score; 1 for bad input.\n";
+
+static const char CAMERA_OPTIONS[] =
+    "camera (default: the scenario's camera, else 128x64, 60 deg, 1.4 m, 2 deg):\n"
+    "  --size WxH           frame size, up to 1920x960\n"
+    "  --hfov DEG           horizontal field of view, (10, 150)\n"
+    "  --pitch DEG          downward tilt, (-45, 45)\n"
+    "  --mount-height M     lens height above the ground, (0.2, 10)\n"
+    "  --supersample 1|2    2: 2x2 samples per pixel (smoother edges)\n";
 
 static const char SCENARIO_USAGE[] =
     "usage: wmsim scenario check FILE...\n"
@@ -58,12 +76,23 @@ static const char SCENARIO_USAGE[] =
     "schema built into wmsim (scenarios/scenario.proto).\n";
 
 static const char RENDER_USAGE[] =
-    "usage: wmsim render SCENARIO [--t SECONDS] [--out FRAME.png] [--size WxH]\n"
-    "                             [--policy expert|cruise] [--seed N]\n"
+    "usage: wmsim render SCENARIO [--t SECONDS] [--out FRAME.png] [--semantic]\n"
+    "                             [--policy expert|cruise] [--seed N] [CAMERA]\n"
     "\n"
     "Runs SCENARIO in closed loop with the policy (default expert) up to time\n"
     "SECONDS (default 0) and writes the dash-camera frame there as an 8-bit RGB\n"
-    "PNG (default frame.png). --size defaults to 128x64 and may go up to 1920x960.\n";
+    "PNG (default frame.png). --semantic writes the per-pixel classes instead,\n"
+    "each in its colour (README: semantic classes). --lighting day|dusk|night\n"
+    "renders the scenario in other light.\n"
+    "%s";
+
+static const char REPLAY_USAGE[] =
+    "usage: wmsim replay LOG [--video FILE] [--frames DIR] [--hud] [--bev] [CAMERA]\n"
+    "\n"
+    "Rebuilds a logged episode from LOG alone (its embedded scenario, seed and\n"
+    "every step's states), re-renders it without running the policy, and\n"
+    "re-scores it from the replayed states. Options as for `wmsim run`.\n"
+    "%s";
 
 static const char LOG_USAGE[] =
     "usage: wmsim log show FILE\n"
@@ -77,10 +106,14 @@ static int wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* Usages with a %s take the camera options there. */
+static void print_usage(FILE *f, const char *usage) { fprintf(f, usage, CAMERA_OPTIONS); }
+
 static int usage_error(const char *usage, const char *fmt, const char *arg) {
     fprintf(stderr, "wmsim: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage);
+    fputs("\n\n", stderr);
+    print_usage(stderr, usage);
     return 2;
 }
 
@@ -94,14 +127,128 @@ static int parse_u64(const char *text, uint64_t *out) {
     return 0;
 }
 
+static int parse_size(const char *text, int *w, int *h) {
+    char *end;
+    long a = strtol(text, &end, 10);
+    if (end == text || (*end != 'x' && *end != 'X')) return -1;
+    char *end2;
+    long b = strtol(end + 1, &end2, 10);
+    if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
+    *w = (int)a, *h = (int)b;
+    return 0;
+}
+
+static int parse_double(const char *text, double *out) {
+    char *end;
+    *out = strtod(text, &end);
+    return end == text || *end || !isfinite(*out) ? -1 : 0;
+}
+
+/* Picture options shared by run, render and replay: the camera (applied over
+ * the scenario's once it is loaded) and where frames go. */
+typedef struct {
+    int width, height, supersample;           /* 0: the scenario's / 1 */
+    double hfov, pitch, mount_height;          /* NAN: the scenario's */
+    const char *video, *frames_dir, *codec;
+    int hud, bev, semantic;
+} picture_options;
+
+static picture_options picture_options_default(void) {
+    return (picture_options){.supersample = 1, .hfov = NAN, .pitch = NAN, .mount_height = NAN, .codec = "auto"};
+}
+
+/* Consumes argv[*i] (and its value) when it is a picture option: 1 taken,
+ * 0 not one, 2 a usage error already printed. */
+static int parse_picture_option(int argc, char **argv, int *i, picture_options *po, const char *usage) {
+    const char *a = argv[*i];
+    int has_value = *i + 1 < argc;
+    double *target = NULL;
+    if (strcmp(a, "--hud") == 0) return po->hud = 1;
+    if (strcmp(a, "--bev") == 0) return po->bev = 1;
+    if (strcmp(a, "--semantic") == 0) return po->semantic = 1;
+    if (!has_value) return 0;
+    const char *v = argv[*i + 1];
+    if (strcmp(a, "--video") == 0) po->video = v;
+    else if (strcmp(a, "--frames") == 0) po->frames_dir = v;
+    else if (strcmp(a, "--codec") == 0) po->codec = v;
+
+    else if (strcmp(a, "--size") == 0) {
+        if (parse_size(v, &po->width, &po->height)) return usage_error(usage, "--size: expected WxH, got '%s'", v);
+    } else if (strcmp(a, "--supersample") == 0) {
+        if (strcmp(v, "1") && strcmp(v, "2")) return usage_error(usage, "--supersample: expected 1 or 2, got '%s'", v);
+        po->supersample = atoi(v);
+    } else if (strcmp(a, "--hfov") == 0) target = &po->hfov;
+    else if (strcmp(a, "--pitch") == 0) target = &po->pitch;
+    else if (strcmp(a, "--mount-height") == 0) target = &po->mount_height;
+    else return 0;
+    if (target && parse_double(v, target)) {
+        fprintf(stderr, "wmsim: %s: not a number: '%s'\n\n", a, v);
+        print_usage(stderr, usage);
+        return 2;
+    }
+    ++*i;
+    return 1;
+}
+
+/* The scenario's camera with the command line's changes, checked. */
+static int picture_camera(const picture_options *po, const scenario *sc, camera_params *cp, wm_error *err) {
+    *cp = sc->camera;
+    if (po->width) cp->width = po->width, cp->height = po->height;
+    if (!isnan(po->hfov)) cp->hfov_deg = po->hfov;
+    if (!isnan(po->pitch)) cp->pitch_deg = po->pitch;
+    if (!isnan(po->mount_height)) cp->mount_height = po->mount_height;
+    return camera_params_check(cp, err);
+}
+
+/* Opens a recorder when the options ask for pictures; *rec stays NULL otherwise. */
+static int picture_recorder(const picture_options *po, const scenario *sc, const char *label, recorder **rec,
+                            wm_error *err) {
+    *rec = NULL;
+    if (!po->video && !po->frames_dir) return 0;
+    recorder_options ro = {.supersample = po->supersample, .video_path = po->video, .frames_dir = po->frames_dir,
+                           .semantic = po->semantic, .hud = po->hud, .bev = po->bev, .label = label};
+    if (picture_camera(po, sc, &ro.cp, err) || video_codec_parse(po->codec, &ro.codec, err)) return -1;
+    return recorder_open(rec, &ro, err);
+}
+
+typedef struct {
+    recorder *rec;
+    wm_error err;
+    int failed;
+} record_job;
+
+static int record_step(const episode_frame *f, void *ctx) {
+    record_job *job = ctx;
+    if (recorder_add(job->rec, f, &job->err)) job->failed = 1;
+    return job->failed;
+}
+
+/* Closes the recorder after an episode; reports what was written. */
+static int picture_finish(record_job *job, const picture_options *po, int quiet) {
+    if (!job->rec) return 0;
+    if (job->failed) {
+        recorder_abort(job->rec);
+        fprintf(stderr, "wmsim: %s\n", job->err.msg);
+        return -1;
+    }
+    int frames = recorder_frames(job->rec);
+    if (recorder_close(job->rec, &job->err)) return fprintf(stderr, "wmsim: %s\n", job->err.msg), -1;
+    if (!quiet && po->video) printf("  wrote %s (%d frames at 10 fps)\n", po->video, frames);
+    if (!quiet && po->frames_dir) printf("  wrote %d frames to %s/\n", frames, po->frames_dir);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
-    if (wants_help(argc, argv)) return fputs(RUN_USAGE, stdout), 0;
+    if (wants_help(argc, argv)) return print_usage(stdout, RUN_USAGE), 0;
     const char *scenario_path = NULL, *policy_spec = "expert", *out_dir = NULL;
     uint64_t seed = 0;
     int have_seed = 0, quiet = 0;
+    picture_options po = picture_options_default();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        int has_value = i + 1 < argc;
+        int has_value = i + 1 < argc, taken = parse_picture_option(argc, argv, &i, &po, RUN_USAGE);
+        if (taken == 2) return 2;
+        if (taken) continue;
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
         else if (strcmp(a, "--out") == 0 && has_value) out_dir = argv[++i];
         else if (strcmp(a, "--seed") == 0 && has_value) {
@@ -118,6 +265,7 @@ static int cmd_run(int argc, char **argv) {
     policy pol;
     if (policy_create(policy_spec, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
     scenario *sc = CALLOC_CHECK(1, sizeof *sc);
+    record_job job = {0};
     int rc = 1;
     if (scenario_load(scenario_path, sc, &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -129,14 +277,20 @@ static int cmd_run(int argc, char **argv) {
     char log_path[4096], result_path[4096];
     snprintf(log_path, sizeof log_path, "%s/episode.log", out_dir);
     snprintf(result_path, sizeof result_path, "%s/result.json", out_dir);
-    if (dir_create(out_dir, &err)) {
+    if (dir_create(out_dir, &err) || picture_recorder(&po, sc, pol.name, &job.rec, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
     episode_config cfg = {.sc = sc, .scenario_path = scenario_path, .seed = have_seed ? seed : sc->seed,
-                          .pol = &pol, .log_path = log_path};
+                          .pol = &pol, .log_path = log_path, .observe = job.rec ? record_step : NULL,
+                          .observe_ctx = &job};
     episode_result res;
-    if (episode_run(&cfg, &res, &err) || episode_write_result_json(result_path, &cfg, &res, &err)) {
+    if (episode_run(&cfg, &res, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        goto done;
+    }
+    if (job.failed) goto done; /* the episode stopped at the failed frame; its result would mislead */
+    if (episode_write_result_json(result_path, &cfg, &res, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
@@ -148,6 +302,7 @@ static int cmd_run(int argc, char **argv) {
     }
     rc = 0;
 done:
+    if (picture_finish(&job, &po, quiet)) rc = 1;
     pol.destroy(&pol);
     scenario_free(sc);
     free(sc);
@@ -156,50 +311,53 @@ done:
 
 typedef struct {
     int target_step;
-    camera_params cp;
-    framebuffer fb;
+    renderer r;
     int rendered;
 } render_job;
 
-static int render_at_step(const sim_world *w, void *ctx) {
+static int render_at_step(const episode_frame *f, void *ctx) {
     render_job *job = ctx;
-    if (w->step < job->target_step) return 0;
-    render_frame(w, &job->cp, &job->fb);
+    if (f->w->step < job->target_step) return 0;
+    render_frame(&job->r, f->w);
     job->rendered = 1;
     return 1;
 }
 
-static int parse_size(const char *text, int *w, int *h) {
-    char *end;
-    long a = strtol(text, &end, 10);
-    if (end == text || (*end != 'x' && *end != 'X')) return -1;
-    char *end2;
-    long b = strtol(end + 1, &end2, 10);
-    if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
-    *w = (int)a, *h = (int)b;
-    return 0;
-}
-
 static int cmd_render(int argc, char **argv) {
-    if (wants_help(argc, argv)) return fputs(RENDER_USAGE, stdout), 0;
+    if (wants_help(argc, argv)) return print_usage(stdout, RENDER_USAGE), 0;
     const char *scenario_path = NULL, *out = "frame.png", *policy_spec = "expert";
     double t = 0;
     uint64_t seed = 0;
-    int have_seed = 0;
-    render_job job = {.cp = camera_params_default()};
+    int have_seed = 0, lighting_override = -1;
+    picture_options po = picture_options_default();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
         if (strcmp(a, "--t") == 0 && has_value) {
-            char *end;
-            t = strtod(argv[++i], &end);
-            if (*end || !(t >= 0 && t <= 3600)) return usage_error(RENDER_USAGE, "--t: not a time in [0, 3600] s: '%s'", argv[i]);
-        } else if (strcmp(a, "--out") == 0 && has_value) out = argv[++i];
-        else if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
-        else if (strcmp(a, "--size") == 0 && has_value) {
-            if (parse_size(argv[++i], &job.cp.width, &job.cp.height))
-                return usage_error(RENDER_USAGE, "--size: expected WxH, got '%s'", argv[i]);
-        } else if (strcmp(a, "--seed") == 0 && has_value) {
+            if (parse_double(argv[++i], &t) || !(t >= 0 && t <= 3600))
+                return usage_error(RENDER_USAGE, "--t: not a time in [0, 3600] s: '%s'", argv[i]);
+            continue;
+        }
+        if (strcmp(a, "--out") == 0 && has_value) {
+            out = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--lighting") == 0 && has_value) {
+            static const char *names[] = {[LIGHTING_DAY] = "day", [LIGHTING_DUSK] = "dusk", [LIGHTING_NIGHT] = "night"};
+            const char *v = argv[++i];
+            for (int k = 0; k < 3; k++)
+                if (strcmp(v, names[k]) == 0) lighting_override = k;
+            if (lighting_override < 0)
+                return usage_error(RENDER_USAGE, "--lighting: expected day, dusk or night, got '%s'", v);
+            continue;
+        }
+        int taken = parse_picture_option(argc, argv, &i, &po, RENDER_USAGE);
+        if (taken == 2) return 2;
+        if (taken && (po.video || po.frames_dir || po.hud || po.bev))
+            return usage_error(RENDER_USAGE, "render: '%s' belongs to run and replay", a);
+        if (taken) continue;
+        if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
+        else if (strcmp(a, "--seed") == 0 && has_value) {
             if (parse_u64(argv[++i], &seed)) return usage_error(RENDER_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
             have_seed = 1;
         } else if (a[0] == '-') return usage_error(RENDER_USAGE, "render: unknown option or missing value: '%s'", a);
@@ -208,15 +366,19 @@ static int cmd_render(int argc, char **argv) {
     }
     if (!scenario_path) return usage_error(RENDER_USAGE, "render: %s", "missing SCENARIO");
     wm_error err;
-    if (camera_params_check(&job.cp, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
     policy pol;
     if (policy_create(policy_spec, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
     scenario *sc = CALLOC_CHECK(1, sizeof *sc);
     int rc = 1;
-    framebuffer_init(&job.fb, job.cp.width, job.cp.height);
-    job.target_step = (int)llround(t / SIM_DT);
+    render_job job = {.target_step = (int)llround(t / SIM_DT)};
+    camera_params cp;
     if (scenario_load(scenario_path, sc, &err)) {
         fprintf(stderr, "%s\n", err.msg);
+        goto done;
+    }
+    if (lighting_override >= 0) sc->lighting = (lighting)lighting_override;
+    if (picture_camera(&po, sc, &cp, &err) || renderer_init(&job.r, &cp, po.supersample, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
     episode_config cfg = {.sc = sc, .seed = have_seed ? seed : sc->seed, .pol = &pol,
@@ -230,18 +392,69 @@ static int cmd_render(int argc, char **argv) {
         fprintf(stderr, "wmsim: --t %g s: the episode ended at t=%.1f s (%s)\n", t, res.t, res.end_reason);
         goto done;
     }
-    if (image_write_png(&job.fb.img, out, &err)) {
+    image semantic = {0};
+    if (po.semantic) render_semantic_image(&job.r, &semantic);
+    int wrote = image_write_png(po.semantic ? &semantic : &job.r.frame, out, &err);
+    image_free(&semantic);
+    if (wrote) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
-    printf("%s: t=%.1f s, %dx%d, wrote %s\n", sc->id, job.target_step * SIM_DT, job.cp.width, job.cp.height, out);
+    printf("%s: t=%.1f s, %dx%d%s, wrote %s\n", sc->id, job.target_step * SIM_DT, cp.width, cp.height,
+           po.semantic ? " semantic" : "", out);
     rc = 0;
 done:
-    framebuffer_free(&job.fb);
+    renderer_free(&job.r);
     pol.destroy(&pol);
     scenario_free(sc);
     free(sc);
     return rc;
+}
+
+/* The recorder opens at the header, when the embedded scenario (and so its
+ * camera) is known. */
+typedef struct {
+    const picture_options *po;
+    record_job job;
+    int opened;
+} replay_job;
+
+static int replay_step(const episode_frame *f, void *ctx) {
+    replay_job *rj = ctx;
+    if (!rj->opened) {
+        rj->opened = 1;
+        if (picture_recorder(rj->po, f->w->sc, "replay", &rj->job.rec, &rj->job.err)) return rj->job.failed = 1;
+        if (!rj->job.rec) return 0;
+    }
+    return rj->job.rec ? record_step(f, &rj->job) : 0;
+}
+
+static int cmd_replay(int argc, char **argv) {
+    if (wants_help(argc, argv)) return print_usage(stdout, REPLAY_USAGE), 0;
+    const char *log_path = NULL;
+    picture_options po = picture_options_default();
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int taken = parse_picture_option(argc, argv, &i, &po, REPLAY_USAGE);
+        if (taken == 2) return 2;
+        if (taken) continue;
+        if (a[0] == '-') return usage_error(REPLAY_USAGE, "replay: unknown option or missing value: '%s'", a);
+        if (log_path) return usage_error(REPLAY_USAGE, "replay: unexpected argument '%s'", a);
+        log_path = a;
+    }
+    if (!log_path) return usage_error(REPLAY_USAGE, "replay: %s", "missing LOG");
+    wm_error err;
+    replay_job rj = {.po = &po};
+    episode_replay_info info;
+    if (episode_log_replay(log_path, replay_step, &rj, &info, &err)) {
+        if (rj.job.rec) recorder_abort(rj.job.rec);
+        return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+    }
+    if (rj.job.failed && !rj.job.rec) return fprintf(stderr, "wmsim: %s\n", rj.job.err.msg), 1;
+    printf("%s seed %" PRIu64 " policy %s: %d steps replayed; logged score %.3f, rescored %.3f (%s)\n",
+           info.scenario_id, info.seed, info.policy, info.steps, info.logged_score, info.rescored.score,
+           info.rescored.passed ? "PASS" : "FAIL");
+    return picture_finish(&rj.job, &po, 0) ? 1 : 0;
 }
 
 static int cmd_scenario(int argc, char **argv) {
@@ -296,5 +509,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "scenario") == 0) return cmd_scenario(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 2, argv + 2);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
+    if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -1,0 +1,41 @@
+/* recorder.h — turns an episode's frames into pictures: the oracle camera's
+ * view with optional HUD and bird's-eye-view overlays, written as a video
+ * (H.264/MPEG-4 MP4, or lossless FFV1) and/or numbered PNGs. `wmsim run`
+ * and `wmsim replay` share it, so a replay re-renders exactly what the run
+ * showed.
+ *
+ * Usage:
+ *     recorder_options o = {.cp = sc->camera, .supersample = 1, .video_path = "out/x.mp4",
+ *                           .codec = VIDEO_CODEC_AUTO, .hud = 1, .label = "expert"};
+ *     recorder *rec;
+ *     if (recorder_open(&rec, &o, &err)) ...
+ *     per frame (an episode observer):  if (recorder_add(rec, &frame, &err)) ...
+ *     recorder_close(rec, &err);          // or recorder_abort(rec): nothing left behind
+ */
+#ifndef WMSIM_RECORDER_H
+#define WMSIM_RECORDER_H
+
+#include "render/render.h"
+#include "render/video.h"
+#include "sim/episode.h"
+
+typedef struct {
+    camera_params cp;       /* frame size and camera */
+    int supersample;        /* 1 or 2 */
+    const char *video_path; /* NULL: no video */
+    video_codec codec;
+    const char *frames_dir; /* NULL: no PNGs; else DIR/frame_00000.png per step */
+    int semantic;           /* with frames_dir: DIR/semantic_00000.png as well */
+    int hud, bev;           /* overlays on the video and PNG frames */
+    const char *label;      /* shown in the HUD, e.g. the policy's name */
+} recorder_options;
+
+typedef struct recorder recorder;
+
+int recorder_open(recorder **out, const recorder_options *o, wm_error *err);
+int recorder_add(recorder *rec, const episode_frame *f, wm_error *err);
+int recorder_frames(const recorder *rec); /* frames added so far */
+int recorder_close(recorder *rec, wm_error *err);
+void recorder_abort(recorder *rec);
+
+#endif
