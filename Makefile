@@ -165,8 +165,9 @@ contact-sheet: check-deps $(BUILD)/tools/contact_sheet
 
 demo: deps
 	$(MAKE) all
-	$(BIN) run scenarios/examples/guard_stop_proceed.pbtxt --policy expert --out out/demo
-	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log"
+	$(BIN) run scenarios/examples/guard_stop_proceed.pbtxt --policy expert --out out/demo \
+	  --video out/demo/episode.mp4 --hud --bev --size 512x256
+	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log, video out/demo/episode.mp4"
 
 clean:
 	rm -rf build build-asan

@@ -207,20 +207,22 @@ static void draw_guard(framebuffer *fb, const camera *cam, const sim_world *w, c
     double arm_local[3], arm[3];
     gesture_arm(a->gesture, w->t, a->anim_phase, arm_local);
     for (int k = 0; k < 3; k++) arm[k] = arm_local[0] * fwd[k] + arm_local[1] * left[k] + (k == 2 ? arm_local[2] : 0);
-    double baton_shoulder[3] = {a->x - 0.3 * left[0], a->y - 0.3 * left[1], 1.45};
-    if (arm_local[1] > 0) baton_shoulder[0] = a->x + 0.3 * left[0], baton_shoulder[1] = a->y + 0.3 * left[1];
+    double baton_shoulder[3] = {a->x - 0.35 * left[0], a->y - 0.35 * left[1], 1.45};
+    if (arm_local[1] > 0) baton_shoulder[0] = a->x + 0.35 * left[0], baton_shoulder[1] = a->y + 0.35 * left[1];
     double other_shoulder[3] = {2 * a->x - baton_shoulder[0], 2 * a->y - baton_shoulder[1], 1.45};
-    box3 upper = limb(baton_shoulder, arm, 0.65, 0.12);
+    /* Limbs are drawn thicker than life (20 cm, baton 14 cm) so that at the
+     * default 128x64 camera the arm covers whole pixels from 15 m. */
+    box3 upper = limb(baton_shoulder, arm, 0.65, 0.2);
     draw_box_lit(fb, cam, w, pal, &upper, vest, RENDER_CLASS_GUARD_ARM);
     double hand[3] = {baton_shoulder[0] + 0.65 * arm[0], baton_shoulder[1] + 0.65 * arm[1], 1.45 + 0.65 * arm[2]};
-    box3 baton = limb(hand, arm, 0.45, 0.07);
+    box3 baton = limb(hand, arm, 0.45, 0.14);
     rgb8 red = {255, 25, 25};
     raster_box(fb, cam, &baton, w->sc->lighting == LIGHTING_NIGHT ? (rgb8){255, 60, 60} : red, /* it glows */
                RENDER_CLASS_GUARD_ARM);
     /* STOP also shows the free palm to the ego; otherwise that arm hangs. */
     double other_dir[3] = {0, 0, -1};
     if (a->gesture == GESTURE_STOP) other_dir[0] = fwd[0], other_dir[1] = fwd[1], other_dir[2] = 0.15;
-    box3 other = limb(other_shoulder, other_dir, 0.6, 0.12);
+    box3 other = limb(other_shoulder, other_dir, 0.6, 0.2);
     draw_box_lit(fb, cam, w, pal, &other, vest, RENDER_CLASS_GUARD);
 }
 

@@ -454,6 +454,7 @@ static int cmd_replay(int argc, char **argv) {
     printf("%s seed %" PRIu64 " policy %s: %d steps replayed; logged score %.3f, rescored %.3f (%s)\n",
            info.scenario_id, info.seed, info.policy, info.steps, info.logged_score, info.rescored.score,
            info.rescored.passed ? "PASS" : "FAIL");
+    for (int i = 0; i < info.rescored.n_reasons; i++) printf("  failure: %s\n", info.rescored.reasons[i]);
     return picture_finish(&rj.job, &po, 0) ? 1 : 0;
 }
 

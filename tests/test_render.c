@@ -122,7 +122,9 @@ static const char *GUARD_SCENE =
     "  timeline { gesture: GESTURE_PROCEED start_s: 1 } } }\n"
     "lighting: %s\n";
 
-static void render_at(const scenario *sc, int steps, image *out) {
+/* The frame after `steps` steps braking, and which pixels show the guard's
+ * signalling arm (class GUARD_ARM). */
+static void render_at_with_arm(const scenario *sc, int steps, image *out, uint8_t *arm) {
     sim_world *w = MALLOC_CHECK(sizeof *w);
     sim_world_init(w, sc, sc->seed);
     action hold = {0, 2, 0};
@@ -133,9 +135,13 @@ static void render_at(const scenario *sc, int steps, image *out) {
     render_frame(&r, w);
     image_init(out, r.frame.width, r.frame.height);
     memcpy(out->rgb, r.frame.rgb, (size_t)out->width * out->height * 3);
+    if (arm)
+        for (int k = 0; k < out->width * out->height; k++) arm[k] = r.semantic[k] == RENDER_CLASS_GUARD_ARM;
     renderer_free(&r);
     free(w);
 }
+
+static void render_at(const scenario *sc, int steps, image *out) { render_at_with_arm(sc, steps, out, NULL); }
 
 START_TEST(guard_arm_pose_differs_between_stop_and_proceed_at_15m) {
     char text[2048];
@@ -143,12 +149,20 @@ START_TEST(guard_arm_pose_differs_between_stop_and_proceed_at_15m) {
     snprintf(text, sizeof text, GUARD_SCENE, 26.5, _i ? "LIGHTING_NIGHT" : "LIGHTING_DAY");
     scenario *sc = load_text(text);
     image stop, proceed;
-    render_at(sc, 5, &stop);     /* t = 0.5: STOP */
-    render_at(sc, 15, &proceed); /* t = 1.5: PROCEED */
+    uint8_t arm_stop[128 * 64], arm_proceed[128 * 64];
+    render_at_with_arm(sc, 5, &stop, arm_stop);        /* t = 0.5: STOP */
+    render_at_with_arm(sc, 15, &proceed, arm_proceed); /* t = 1.5: PROCEED */
     int differ = 0;
     for (int i = 0; i < stop.width * stop.height * 3; i++) differ += stop.rgb[i] != proceed.rgb[i];
     /* The arm is a few pixels wide at 15 m in 128x64: demand a visible change. */
     ck_assert_msg(differ >= 6, "only %d bytes differ", differ);
+    /* ...and that it is the arm that moved: its pixels are visible in both
+     * poses and not in the same places (raised for STOP, out to the side
+     * for PROCEED). */
+    int n_stop = 0, n_proceed = 0, moved = 0;
+    for (int k = 0; k < 128 * 64; k++) n_stop += arm_stop[k], n_proceed += arm_proceed[k], moved += arm_stop[k] != arm_proceed[k];
+    ck_assert_msg(n_stop >= 6 && n_proceed >= 6, "arm pixels: %d (STOP), %d (PROCEED)", n_stop, n_proceed);
+    ck_assert_int_ge(moved, 6);
     image again;
     render_at(sc, 5, &again);
     ck_assert_int_eq(memcmp(stop.rgb, again.rgb, (size_t)stop.width * stop.height * 3), 0); /* deterministic */

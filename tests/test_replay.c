@@ -167,6 +167,25 @@ START_TEST(replay_of_a_bad_log_names_the_file) {
 }
 END_TEST
 
+START_TEST(replay_rescores_a_failed_run_with_its_reasons) {
+    char *dir = test_tmpdir(), *out;
+    char outdir[4200], log[4300];
+    snprintf(outdir, sizeof outdir, "%s/run", dir);
+    snprintf(log, sizeof log, "%s/episode.log", outdir);
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path("scenarios/examples/guard_stop_proceed.pbtxt"),
+                                                      "--policy", "cruise", "--out", outdir, "--quiet", NULL}),
+                     0);
+    free(out);
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"replay", log, NULL}), 0);
+    ck_assert_str_eq(out, "guard_stop_proceed seed 1 policy cruise: 201 steps replayed; logged score 0.000, "
+                          "rescored 0.000 (FAIL)\n"
+                          "  failure: t=8.1 s: crossed guard 'guard' stop line at 13.7 m/s while it showed STOP\n"
+                          "  failure: score 0.000 below the required 0.500\n");
+    free(out);
+    free(dir);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("replay");
     TCase *tc = tcase_create("episode pictures");
@@ -176,6 +195,7 @@ int main(void) {
     tcase_add_test(tc, frames_dir_gets_one_png_per_step);
     tcase_add_test(tc, unwritable_video_fails_before_the_episode_and_keeps_old_files);
     tcase_add_test(tc, replay_of_a_bad_log_names_the_file);
+    tcase_add_test(tc, replay_rescores_a_failed_run_with_its_reasons);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
