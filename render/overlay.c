@@ -22,12 +22,16 @@ static const rgb8 TEXT_RED = {255, 70, 70}, TEXT_GREEN = {80, 230, 80}, AMBER = 
 static const rgb8 LABEL = {190, 215, 255}, LABEL_BOX = {16, 16, 16};
 static const rgb8 BAR_BRAKE = {240, 40, 40}, BAR_ACCEL = {40, 210, 60};
 
+static void clip_rect(const image *img, int *x0, int *y0, int *x1, int *y1) {
+    if (*x0 < 0) *x0 = 0;
+    if (*y0 < 0) *y0 = 0;
+    if (*x1 > img->width) *x1 = img->width;
+    if (*y1 > img->height) *y1 = img->height;
+}
+
 /* Clipped to the image; empty ranges draw nothing. */
 static void fill_rect(image *img, int x0, int y0, int x1, int y1, rgb8 c) {
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > img->width) x1 = img->width;
-    if (y1 > img->height) y1 = img->height;
+    clip_rect(img, &x0, &y0, &x1, &y1);
     for (int y = y0; y < y1; y++) {
         uint8_t *p = img->rgb + 3 * ((size_t)y * img->width + x0);
         for (int x = x0; x < x1; x++, p += 3) p[0] = c.r, p[1] = c.g, p[2] = c.b;
@@ -36,10 +40,7 @@ static void fill_rect(image *img, int x0, int y0, int x1, int y1, rgb8 c) {
 
 /* To a third of the brightness: light text stays readable over sky or snow. */
 static void darken_rect(image *img, int x0, int y0, int x1, int y1) {
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > img->width) x1 = img->width;
-    if (y1 > img->height) y1 = img->height;
+    clip_rect(img, &x0, &y0, &x1, &y1);
     for (int y = y0; y < y1; y++) {
         uint8_t *p = img->rgb + 3 * ((size_t)y * img->width + x0);
         for (int x = x0; x < x1; x++, p += 3) p[0] /= 3, p[1] /= 3, p[2] /= 3;
