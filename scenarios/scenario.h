@@ -261,6 +261,12 @@ void scenario_from_msg(const struct Wmsim__Scenario *m, const char *default_id, 
 struct Wmsim__Camera;
 scenario_camera scenario_camera_from_msg(const struct Wmsim__Camera *m); /* NULL: the default */
 
+/* Variation `variation` of sc for training clips: a new seed (roadside,
+ * actor noise), random lighting, and per-actor speed, position, guard
+ * timing and trigger changes of up to ±15 % (±3 m), all drawn from the
+ * scenario's seed and hash. Variation 0 leaves sc as written. */
+void scenario_vary(scenario *sc, int variation);
+
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
 const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */
 

@@ -51,4 +51,9 @@ void policy_free_state(policy *pol);
 void policy_expert_init(policy *pol);
 void policy_cruise_init(policy *pol);
 
+/* Wraps inner (taken over: out's destroy destroys it) so its actions get
+ * smooth random offsets and occasional hard brakes and swerves, seeded; for
+ * training clips that cover the action space. Named "INNER+explore". */
+void policy_explore_wrap(policy *inner, uint64_t seed, policy *out);
+
 #endif
