@@ -264,7 +264,8 @@ scenario_camera scenario_camera_from_msg(const struct Wmsim__Camera *m); /* NULL
 /* Variation `variation` of sc for training clips: a new seed (roadside,
  * actor noise), random lighting, and per-actor speed, position, guard
  * timing and trigger changes of up to ±15 % (±3 m), all drawn from the
- * scenario's seed and hash. Variation 0 leaves sc as written. */
+ * scenario's seed and hash, and 20 % more time for the slower cases.
+ * Variation 0 leaves sc as written. */
 void scenario_vary(scenario *sc, int variation);
 
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */

@@ -19,6 +19,7 @@
 #define STOP_LINE_MARGIN 1.0      /* m kept before a guard's stop line */
 #define PEDESTRIAN_BAND 2.5       /* m beside the ego's path where a walker makes it stop */
 #define PEDESTRIAN_WAIT_SPEED 8.0 /* m/s while passing a pedestrian waiting at the kerb */
+#define CREEP_SPEED 3.0           /* m/s round a blocker that stays, once the path clears it */
 
 typedef struct {
     int home_lane;
@@ -174,12 +175,22 @@ static int expert_act(policy *self, const policy_observation *obs, action *cmd,
         double d0 = a->d, d1 = a->kind == ACTOR_VEHICLE ? a->d + 2.0 * a->d_rate : a->d;
         double lo = fmin(d0, d1), hi = fmax(d0, d1);
         double reach = half_w + 0.5 * a->width + 0.3;
-        if (fabs(clampd(path_d, lo, hi) - path_d) >= reach && fabs(clampd(w->ego_d, lo, hi) - w->ego_d) >= reach)
+        int path_clear = fabs(clampd(path_d, lo, hi) - path_d) >= reach;
+        if (path_clear && fabs(clampd(w->ego_d, lo, hi) - w->ego_d) >= reach) continue;
+        /* Slowed down behind a blocker that stays put, with a planned path
+         * that already clears it: steer round it at a creep. Waiting for the
+         * body to clear it first would wait there forever. */
+        int stays = a->kind == ACTOR_OBSTACLE || (a->kind == ACTOR_VEHICLE && vehicle_stays(w, i));
+        if (path_clear && stays && ahead > 1.5 && v < CREEP_SPEED) {
+            if (v_ref > CREEP_SPEED) v_ref = CREEP_SPEED, why = "creeping round a blocked lane";
             continue;
+        }
         if (ahead < gap) {
             gap = ahead;
             lead_speed = a->kind == ACTOR_VEHICLE ? a->speed * a->dir : 0.0;
             min_gap = a->kind == ACTOR_VEHICLE && a->speed > 0.5 ? 2.0 : 3.0;
+            /* Changing lanes round it: stop far enough back to steer out. */
+            if (stays && st->target_lane != road_lane_at(&w->road, w->ego_d)) min_gap = 8.0;
             why = a->kind == ACTOR_VEHICLE ? (a->speed > 0.5 ? "following a vehicle" : "stopping behind a vehicle")
                                             : "stopping for an obstacle";
         }

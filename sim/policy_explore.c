@@ -19,7 +19,7 @@
 #define EXPLORE_ACCEL_TAU 2.0   /* s: how long a longitudinal offset lasts */
 #define EXPLORE_ACCEL_SIGMA 0.8 /* m/s², stationary spread */
 #define EXPLORE_STEER_TAU 1.5
-#define EXPLORE_STEER_SIGMA 0.015 /* rad: a lane-wander, not a lane change */
+#define EXPLORE_STEER_SIGMA 0.006 /* rad: a lane-wander, not a lane change */
 #define EXPLORE_BRAKE_RATE (1.0 / 15.0)  /* hard brakes per second */
 #define EXPLORE_SWERVE_RATE (1.0 / 20.0) /* swerves per second */
 
@@ -61,7 +61,7 @@ static int explore_act(policy *self, const policy_observation *obs, action *cmd,
     if (obs->t >= st->brake_until && u_brake < EXPLORE_BRAKE_RATE * SIM_DT)
         st->brake_until = obs->t + 1.0 + u_a, st->brake_level = (0.5 + 0.4 * u_b) * lim->brake_max;
     if (obs->t >= st->swerve_until && u_swerve < EXPLORE_SWERVE_RATE * SIM_DT)
-        st->swerve_until = obs->t + 0.5 + 0.5 * u_b, st->swerve_steer = (u_a < 0.5 ? -1 : 1) * (0.3 + 0.3 * u_b) * lim->steer_max;
+        st->swerve_until = obs->t + 0.4 + 0.4 * u_b, st->swerve_steer = (u_a < 0.5 ? -1 : 1) * (0.06 + 0.06 * u_b) * lim->steer_max;
 
     double net = cmd->accel - cmd->brake + st->accel_offset;
     cmd->accel = clampd(net, 0.0, lim->accel_max);
