@@ -6,6 +6,7 @@
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      the benchmarks in bench/
 #   make contact-sheet  docs/contact_sheet.png: every example, day and night
+#   make trainset   the default synthetic training set (data/trainset)
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
@@ -74,7 +75,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet
+.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -158,6 +159,14 @@ test-asan: deps
 
 bench: check-deps $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# The default synthetic training set of the shipped models: 8 examples x 64
+# variations x up to 20 s at 10 Hz, expert with exploration. Not committed;
+# this command reproduces it (and resumes it when interrupted).
+TRAINSET ?= data/trainset
+trainset: all
+	$(BIN) clips generate --scenarios scenarios/examples --variations 64 --policy expert \
+	  --explore --seconds 20 --out $(TRAINSET) --jobs $$(nproc)
 
 # docs/contact_sheet.png, shown in the README: look at it after renderer changes.
 contact-sheet: check-deps $(BUILD)/tools/contact_sheet

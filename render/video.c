@@ -201,6 +201,11 @@ static int encoder_setup(video_writer *vw, const AVCodec *codec, int fps, const 
         enc->pix_fmt = AV_PIX_FMT_0RGB32;
         enc->level = 3;
         enc->gop_size = 1;
+        /* The range coder with the larger context model: rendered frames
+         * have large flat areas, which it codes markedly smaller. */
+        int rc = av_opt_set(enc->priv_data, "coder", "range_def", 0);
+        if (rc >= 0) rc = av_opt_set_int(enc->priv_data, "context", 1, 0);
+        if (rc < 0) return wm_fail(err, "%s: ffv1 encoder options: %s", path, reason(rc).s);
     } else {
         enc->pix_fmt = AV_PIX_FMT_YUV420P;
         enc->colorspace = plan->matrix;
@@ -473,6 +478,8 @@ struct video_reader {
     struct SwsContext *sws;
     long long frames; /* returned so far */
     int draining;     /* the demuxer is done; the decoder is being emptied */
+    int64_t first_ts; /* the first frame's timestamp, AV_NOPTS_VALUE before it */
+    double last_time; /* s: the last returned frame's time from the first */
 };
 
 void video_reader_close(video_reader *vr) {
@@ -514,6 +521,7 @@ int video_reader_open(video_reader **out, const char *path, wm_error *err) {
     }
     vr->pkt = AV_ALLOC_CHECK(av_packet_alloc());
     vr->frame = AV_ALLOC_CHECK(av_frame_alloc());
+    vr->first_ts = AV_NOPTS_VALUE;
     *out = vr;
     return 0;
 }
@@ -547,10 +555,27 @@ static int reader_convert(video_reader *vr, image *img, wm_error *err) {
     return 0;
 }
 
+/* Variable-rate video (phones, dashcams dropping frames) is timed by each
+ * frame's own timestamp; frames without one fall back to the stream rate. */
+static void reader_note_time(video_reader *vr) {
+    const AVStream *st = vr->ic->streams[vr->stream];
+    int64_t ts = vr->frame->best_effort_timestamp;
+    if (ts != AV_NOPTS_VALUE) {
+        if (vr->first_ts == AV_NOPTS_VALUE) vr->first_ts = ts;
+        vr->last_time = (double)(ts - vr->first_ts) * av_q2d(st->time_base);
+        return;
+    }
+    AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+    vr->last_time = rate.num > 0 ? (double)vr->frames / av_q2d(rate) : 0.0;
+}
+
+double video_reader_time(const video_reader *vr) { return vr->last_time; }
+
 int video_reader_next(video_reader *vr, image *frame, wm_error *err) {
     for (;;) {
         int rc = avcodec_receive_frame(vr->dec, vr->frame);
         if (rc >= 0) {
+            reader_note_time(vr);
             rc = reader_convert(vr, frame, err);
             av_frame_unref(vr->frame);
             if (rc) return -1;

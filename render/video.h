@@ -85,6 +85,10 @@ int video_reader_open(video_reader **out, const char *path, wm_error *err);
  * a damaged file. YUV is converted with the matrix and range the stream is
  * tagged with, BT.601 limited range when untagged. */
 int video_reader_next(video_reader *vr, image *frame, wm_error *err);
+/* Seconds from the stream's first frame to the frame the last successful
+ * video_reader_next returned: its timestamp, so variable-rate video keeps
+ * its timing (frames without one: their index / the stream's rate). */
+double video_reader_time(const video_reader *vr);
 void video_reader_close(video_reader *vr); /* NULL is fine */
 
 #endif

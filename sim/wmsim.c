@@ -1,12 +1,14 @@
 /* wmsim — the command-line entry. Exit codes: 0 the command did its job
  * (an episode that ran and failed its scenario is still 0), 1 bad input or
  * an I/O error (message on stderr), 2 bad usage. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/check.h"
 #include "core/device.h"
@@ -16,6 +18,9 @@
 #include "scenarios/scenario.h"
 #include "sim/episode.h"
 #include "sim/episode_log.h"
+#include "datasets/clip.h"
+#include "datasets/clip_import.h"
+#include "sim/clips.h"
 #include "sim/recorder.h"
 
 static const char USAGE[] =
@@ -31,6 +36,7 @@ static const char USAGE[] =
     "  log show FILE         print an episode log readably\n"
     "  render SCENARIO       render the dash camera at one time of an episode\n"
     "  replay LOG            re-render (and re-score) a logged episode as video\n"
+    "  clips generate|check|stats|import   training clips (see wmsim clips --help)\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -94,6 +100,26 @@ static const char REPLAY_USAGE[] =
     "re-scores it from the replayed states. Options as for `wmsim run`.\n"
     "%s";
 
+static const char CLIPS_USAGE[] =
+    "usage: wmsim clips generate --scenarios DIR|FILE... --out DIR [--variations N]\n"
+    "                            [--policy expert|cruise] [--explore] [--size WxH]\n"
+    "                            [--seconds S] [--jobs J] [--quiet]\n"
+    "       wmsim clips check DIR...\n"
+    "       wmsim clips stats DIR\n"
+    "       wmsim clips import --video FILE --log FILE.csv --out DIR [--offset S]\n"
+    "                          [--size WxH] [--columns t,speed,accel,brake,steer]\n"
+    "\n"
+    "generate  renders N variations (default 1) of each scenario (a folder means\n"
+    "          its *.pbtxt and *.pb files) as clips in OUT/SCENARIO_ID/vNNNN, driven\n"
+    "          by the policy (default expert); --explore perturbs its actions so the\n"
+    "          clips cover the action space. --seconds caps each clip (default: the\n"
+    "          scenario's duration), --jobs runs clips in parallel (default 1).\n"
+    "          Complete clips are kept, so an interrupted run resumes.\n"
+    "check     validates every clip under each DIR (file counts, frames, times).\n"
+    "stats     counts, hours, action histograms, gesture and caption coverage.\n"
+    "import    turns a dashcam video and its driving log (CSV) into a clip.\n"
+    "The clip format is described in datasets/README.md.\n";
+
 static const char LOG_USAGE[] =
     "usage: wmsim log show FILE\n"
     "\n"
@@ -136,6 +162,10 @@ static int parse_size(const char *text, int *w, int *h) {
     if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
     *w = (int)a, *h = (int)b;
     return 0;
+}
+
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int parse_double(const char *text, double *out) {
@@ -495,6 +525,165 @@ static int cmd_log(int argc, char **argv) {
     return 0;
 }
 
+/* A folder stands for its scenario files, sorted so the clip set does not
+ * depend on the directory's order. */
+static int add_scenarios(const char *path, char ***list, int *n, wm_error *err) {
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno != ENOTDIR) return wm_fail(err, "%s: %s", path, strerror(errno));
+        *list = REALLOC_CHECK(*list, (size_t)*n + 1, sizeof **list);
+        (*list)[(*n)++] = STRDUP_CHECK(path);
+        return 0;
+    }
+    int first = *n;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        int text = len > 6 && strcmp(e->d_name + len - 6, ".pbtxt") == 0;
+        int binary = len > 3 && strcmp(e->d_name + len - 3, ".pb") == 0;
+        if (!text && !binary) continue;
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+        *list = REALLOC_CHECK(*list, (size_t)*n + 1, sizeof **list);
+        (*list)[(*n)++] = STRDUP_CHECK(full);
+    }
+    closedir(d);
+    qsort(*list + first, (size_t)(*n - first), sizeof **list, compare_strings);
+    if (*n == first) return wm_fail(err, "%s: no scenario files (*.pbtxt, *.pb)", path);
+    return 0;
+}
+
+static int cmd_clips_generate(int argc, char **argv) {
+    clips_config cfg = {.variations = 1, .policy = "expert", .jobs = 1, .progress = isatty(2)};
+    char **paths = NULL;
+    int n_paths = 0, rc = 2, quiet = 0;
+    wm_error err;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        double x;
+        if (strcmp(a, "--scenarios") == 0 && has_value) {
+            while (i + 1 < argc && argv[i + 1][0] != '-')
+                if (add_scenarios(argv[++i], &paths, &n_paths, &err)) {
+                    fprintf(stderr, "wmsim: %s\n", err.msg);
+                    rc = 1;
+                    goto done;
+                }
+        } else if (strcmp(a, "--out") == 0 && has_value) cfg.out_dir = argv[++i];
+        else if (strcmp(a, "--policy") == 0 && has_value) cfg.policy = argv[++i];
+        else if (strcmp(a, "--explore") == 0) cfg.explore = 1;
+        else if (strcmp(a, "--quiet") == 0) quiet = 1, cfg.progress = 0;
+        else if (strcmp(a, "--size") == 0 && has_value) {
+            if (parse_size(argv[++i], &cfg.width, &cfg.height)) {
+                usage_error(CLIPS_USAGE, "--size: expected WxH, got '%s'", argv[i]);
+                goto done;
+            }
+        } else if ((strcmp(a, "--variations") == 0 || strcmp(a, "--jobs") == 0 || strcmp(a, "--seconds") == 0) &&
+                   has_value) {
+            if (parse_double(argv[++i], &x) || (a[2] != 's' && x != floor(x))) {
+                fprintf(stderr, "wmsim: %s: not a number: '%s'\n", a, argv[i]);
+                goto done;
+            }
+            if (a[2] == 'v') cfg.variations = (int)fmin(x, 1e6);
+            else if (a[2] == 'j') cfg.jobs = (int)fmin(x, 1e6);
+            else cfg.seconds = x;
+        } else {
+            usage_error(CLIPS_USAGE, "clips generate: unknown option or missing value: '%s'", a);
+            goto done;
+        }
+    }
+    if (!n_paths || !cfg.out_dir) {
+        usage_error(CLIPS_USAGE, "clips generate: %s", n_paths ? "missing --out" : "missing --scenarios");
+        goto done;
+    }
+    cfg.scenarios = (const char *const *)paths, cfg.n_scenarios = n_paths;
+    clips_report rep;
+    rc = 1;
+    if (clips_generate(&cfg, &rep, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        goto done;
+    }
+    if (!quiet)
+        printf("%d clips in %s: %d written (%ld frames, %.1f s), %d complete already and kept\n", rep.planned,
+               cfg.out_dir, rep.written, rep.frames, rep.elapsed_s, rep.kept);
+    rc = 0;
+done:
+    for (int i = 0; i < n_paths; i++) free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+/* "--columns t,speed,accel,brake,steer": five names; an empty brake means
+ * the accel column is signed. Splits text in place. */
+static int parse_columns(char *text, clip_import_columns *c) {
+    const char **slots[5] = {&c->t, &c->speed, &c->accel, &c->brake, &c->steer};
+    char *p = text;
+    for (int k = 0; k < 5; k++) {
+        *slots[k] = p;
+        char *comma = strchr(p, ',');
+        if (k < 4 && !comma) return -1;
+        if (k == 4 && comma) return -1;
+        if (comma) *comma = '\0', p = comma + 1;
+    }
+    return c->t[0] && c->speed[0] && c->accel[0] && c->steer[0] ? 0 : -1;
+}
+
+static int cmd_clips_import(int argc, char **argv) {
+    clip_import_config cfg = clip_import_config_default();
+    char columns[512];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--video") == 0 && has_value) cfg.video_path = argv[++i];
+        else if (strcmp(a, "--log") == 0 && has_value) cfg.log_path = argv[++i];
+        else if (strcmp(a, "--out") == 0 && has_value) cfg.out_dir = argv[++i];
+        else if (strcmp(a, "--offset") == 0 && has_value) {
+            if (parse_double(argv[++i], &cfg.time_offset))
+                return usage_error(CLIPS_USAGE, "--offset: not a number of seconds: '%s'", argv[i]);
+        } else if (strcmp(a, "--size") == 0 && has_value) {
+            if (parse_size(argv[++i], &cfg.width, &cfg.height))
+                return usage_error(CLIPS_USAGE, "--size: expected WxH, got '%s'", argv[i]);
+        } else if (strcmp(a, "--columns") == 0 && has_value) {
+            snprintf(columns, sizeof columns, "%s", argv[++i]);
+            if (parse_columns(columns, &cfg.columns))
+                return usage_error(CLIPS_USAGE, "--columns: expected five names T,SPEED,ACCEL,BRAKE,STEER, got '%s'",
+                                   argv[i]);
+        } else return usage_error(CLIPS_USAGE, "clips import: unknown option or missing value: '%s'", a);
+    }
+    if (!cfg.video_path || !cfg.log_path || !cfg.out_dir)
+        return usage_error(CLIPS_USAGE, "clips import: %s",
+                           !cfg.video_path ? "missing --video" : !cfg.log_path ? "missing --log" : "missing --out");
+    wm_error err;
+    clip_import_report rep;
+    if (clip_import(&cfg, &rep, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+    printf("%s: %d frames at 10 Hz from %d at %.2f fps (%d before and %d after the log dropped), wrote %s\n",
+           cfg.video_path, rep.frames, rep.source_frames, rep.source_fps, rep.dropped_before, rep.dropped_after,
+           cfg.out_dir);
+    return 0;
+}
+
+static int cmd_clips(int argc, char **argv) {
+    if (argc == 0 || wants_help(argc, argv)) return fputs(CLIPS_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
+    wm_error err;
+    if (strcmp(argv[0], "generate") == 0) return cmd_clips_generate(argc - 1, argv + 1);
+    if (strcmp(argv[0], "check") == 0) {
+        if (argc < 2) return usage_error(CLIPS_USAGE, "clips check: %s", "no DIR given");
+        int bad = 0;
+        for (int i = 1; i < argc; i++) {
+            int n = 0;
+            if (clip_check_tree(argv[i], &n, &err)) fprintf(stderr, "%s\n", err.msg), bad = 1;
+            else printf("%s: %d clips ok\n", argv[i], n);
+        }
+        return bad;
+    }
+    if (strcmp(argv[0], "stats") == 0) {
+        if (argc != 2) return usage_error(CLIPS_USAGE, "clips stats: %s", "expected one DIR");
+        if (clip_stats(argv[1], stdout, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+        return 0;
+    }
+    if (strcmp(argv[0], "import") == 0) return cmd_clips_import(argc - 1, argv + 1);
+    return usage_error(CLIPS_USAGE, "clips: unknown subcommand '%s'", argv[0]);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return fputs(USAGE, stderr), 2;
     const char *cmd = argv[1];
@@ -511,5 +700,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 2, argv + 2);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "clips") == 0) return cmd_clips(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

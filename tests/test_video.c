@@ -125,6 +125,8 @@ static int read_back(const char *path, int w, int h, double max_mae) {
         double e_next = mean_abs_error(&got, &next);
         ck_assert_msg(e_next > 2 * max_mae + 1, "%s frame %d: next frame only %.3f away", path, n,
                       e_next);
+        /* Frame n is shown at n / fps: its timestamp says so in every container. */
+        ck_assert_double_eq_tol(video_reader_time(vr), (double)n / FPS, 1e-6);
         n++;
     }
     ck_assert_msg(rc == 0, "%s", err.msg);

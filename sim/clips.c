@@ -1,0 +1,201 @@
+#include "sim/clips.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/check.h"
+#include "core/fileio.h"
+#include "datasets/captions.h"
+#include "datasets/clip.h"
+#include "render/render.h"
+#include "sim/episode.h"
+
+typedef struct {
+    const clips_config *cfg;
+    scenario *scenarios; /* loaded once, read by every worker */
+    pthread_mutex_t lock;
+    int next;            /* next job index */
+    int done;            /* jobs finished (written or kept) */
+    clips_report rep;
+    int failed;
+    wm_error err;
+} clips_run;
+
+typedef struct {
+    renderer r;
+    clip_writer *cw;
+    caption_tracker captions;
+    int frame;
+    wm_error err;
+    int failed;
+} clip_job;
+
+static int clip_observe(const episode_frame *f, void *ctx) {
+    clip_job *job = ctx;
+    render_frame(&job->r, f->w);
+    clip_state st;
+    clip_state_from_world(f->w, &job->r.cp, job->frame, &st);
+    if (clip_writer_add(job->cw, &job->r.frame, &st, f->command, &job->err)) return job->failed = 1;
+    char lines[CAPTIONS_MAX_PER_FRAME][CLIP_CAPTION_MAX];
+    int n = captions_update(&job->captions, f->w, lines);
+    for (int i = 0; i < n; i++)
+        if (clip_writer_caption(job->cw, f->w->t, lines[i], &job->err)) return job->failed = 1;
+    job->frame++;
+    return 0;
+}
+
+/* One clip: variation v of scenario sc into dir. Returns frames written. */
+static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, const char *dir, wm_error *err) {
+    scenario sc = *sc_in; /* shares pb_bytes read-only; never freed here */
+    scenario_vary(&sc, v);
+    if (cfg->seconds > 0) sc.duration = fmin(sc.duration, cfg->seconds);
+    if (cfg->width) sc.camera.width = cfg->width, sc.camera.height = cfg->height;
+    policy pol;
+    if (policy_create(cfg->policy, &pol, err)) return -1;
+    if (cfg->explore) {
+        policy inner = pol;
+        policy_explore_wrap(&inner, sc.seed ^ 0x6578706c6f7265ULL, &pol);
+    }
+    clip_meta meta = {.format_version = CLIP_FORMAT_VERSION, .source = CLIP_SOURCE_SYNTHETIC,
+                      .scenario_hash = sc.hash, .seed = sc.seed, .variation = v, .fps = CLIP_FPS,
+                      .width = sc.camera.width, .height = sc.camera.height, .camera = sc.camera,
+                      .explore = cfg->explore};
+    snprintf(meta.scenario_id, sizeof meta.scenario_id, "%s", sc.id);
+    snprintf(meta.policy, sizeof meta.policy, "%s", pol.name);
+    clip_job *job = CALLOC_CHECK(1, sizeof *job);
+    int frames = -1;
+    if (renderer_init(&job->r, &sc.camera, 1, err)) goto done;
+    if (clip_writer_open(&job->cw, dir, &meta, err)) goto done;
+    sim_world *w0 = MALLOC_CHECK(sizeof *w0);
+    sim_world_init(w0, &sc, sc.seed);
+    captions_init(&job->captions, w0);
+    free(w0);
+    episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = clip_observe, .observe_ctx = job};
+    episode_result res;
+    if (episode_run(&ec, &res, err) || (job->failed && (*err = job->err, 1))) {
+        clip_writer_abort(job->cw);
+        goto done;
+    }
+    if (clip_writer_close(job->cw, err)) goto done;
+    frames = job->frame;
+done:
+    renderer_free(&job->r);
+    free(job);
+    pol.destroy(&pol);
+    return frames;
+}
+
+static void clip_dir(const clips_config *cfg, const scenario *sc, int v, char *out, size_t n) {
+    snprintf(out, n, "%s/%s/v%04d", cfg->out_dir, sc->id, v);
+}
+
+static void *worker(void *arg) {
+    clips_run *run = arg;
+    const clips_config *cfg = run->cfg;
+    for (;;) {
+        pthread_mutex_lock(&run->lock);
+        int k = run->failed ? run->rep.planned : run->next++;
+        pthread_mutex_unlock(&run->lock);
+        if (k >= run->rep.planned) return NULL;
+        const scenario *sc = &run->scenarios[k / cfg->variations];
+        int v = k % cfg->variations;
+        char dir[4096];
+        clip_dir(cfg, sc, v, dir, sizeof dir);
+        wm_error err;
+        int kept = clip_is_complete(dir), frames = kept ? 0 : make_clip(cfg, sc, v, dir, &err);
+        pthread_mutex_lock(&run->lock);
+        if (frames < 0 && !run->failed) run->failed = 1, run->err = err;
+        if (frames >= 0) run->done++, run->rep.frames += frames, kept ? run->rep.kept++ : run->rep.written++;
+        pthread_mutex_unlock(&run->lock);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void print_progress(clips_run *run, double elapsed, int final) {
+    pthread_mutex_lock(&run->lock);
+    clips_report r = run->rep;
+    int done = run->done;
+    pthread_mutex_unlock(&run->lock);
+    double rate = elapsed > 0 ? r.written / elapsed : 0;
+    int left = r.planned - done;
+    char eta[32] = "--";
+    if (rate > 0) snprintf(eta, sizeof eta, "%d:%02d", (int)(left / rate) / 60, (int)(left / rate) % 60);
+    fprintf(stderr, "\rclips %d/%d (%d kept) %.2f clips/s %.0f frames/s ETA %s   %s", done, r.planned, r.kept, rate,
+            elapsed > 0 ? r.frames / elapsed : 0, eta, final ? "\n" : "");
+    fflush(stderr);
+}
+
+int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
+    memset(rep, 0, sizeof *rep);
+    if (cfg->n_scenarios < 1) return wm_fail(err, "clips generate: no scenario files");
+    if (cfg->variations < 1 || cfg->variations > 9999)
+        return wm_fail(err, "clips generate: --variations %d outside [1, 9999]", cfg->variations);
+    if (cfg->jobs < 1 || cfg->jobs > 256) return wm_fail(err, "clips generate: --jobs %d outside [1, 256]", cfg->jobs);
+    if (cfg->seconds < 0 || !isfinite(cfg->seconds))
+        return wm_fail(err, "clips generate: --seconds %g is not a positive duration", cfg->seconds);
+    policy probe;
+    if (policy_create(cfg->policy, &probe, err)) return -1;
+    probe.destroy(&probe);
+    clips_run *run = CALLOC_CHECK(1, sizeof *run);
+    run->cfg = cfg;
+    run->scenarios = CALLOC_CHECK((size_t)cfg->n_scenarios, sizeof *run->scenarios);
+    int rc = -1, loaded = 0;
+    for (; loaded < cfg->n_scenarios; loaded++) {
+        scenario *sc = &run->scenarios[loaded];
+        if (scenario_load(cfg->scenarios[loaded], sc, err)) goto done;
+        for (int j = 0; j < loaded; j++)
+            if (strcmp(run->scenarios[j].id, sc->id) == 0) {
+                wm_fail(err, "clips generate: %s and %s share the scenario id '%s' (clips are filed by id)",
+                        cfg->scenarios[j], cfg->scenarios[loaded], sc->id);
+                loaded++;
+                goto done;
+            }
+        camera_params cp = sc->camera;
+        if (cfg->width) cp.width = cfg->width, cp.height = cfg->height;
+        if (camera_params_check(&cp, err)) {
+            wm_error_prefix(err, "%s: ", cfg->scenarios[loaded]);
+            loaded++;
+            goto done;
+        }
+    }
+    if (dir_create(cfg->out_dir, err)) goto done;
+    run->rep.planned = cfg->n_scenarios * cfg->variations;
+    pthread_mutex_init(&run->lock, NULL);
+    pthread_t threads[256];
+    double t0 = now_s();
+    for (int i = 0; i < cfg->jobs; i++) pthread_create(&threads[i], NULL, worker, run);
+    if (cfg->progress) {
+        for (;;) {
+            pthread_mutex_lock(&run->lock);
+            int finished = run->done == run->rep.planned || run->failed;
+            pthread_mutex_unlock(&run->lock);
+            if (finished) break;
+            print_progress(run, now_s() - t0, 0);
+            nanosleep(&(struct timespec){0, 250000000}, NULL);
+        }
+    }
+    for (int i = 0; i < cfg->jobs; i++) pthread_join(threads[i], NULL);
+    if (cfg->progress) print_progress(run, now_s() - t0, 1);
+    pthread_mutex_destroy(&run->lock);
+    *rep = run->rep;
+    rep->elapsed_s = now_s() - t0;
+    if (run->failed) {
+        *err = run->err;
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < loaded; i++) scenario_free(&run->scenarios[i]);
+    free(run->scenarios);
+    free(run);
+    return rc;
+}
