@@ -10,10 +10,12 @@
  * jansson. */
 #include "datasets/clip.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -576,4 +578,62 @@ int clip_is_complete(const char *dir) {
     int ok = root && json_is_object(root);
     json_decref(root);
     return ok;
+}
+
+/* ---- clip folders under a root ----------------------------------------- */
+
+static int is_clip_file(const char *name) {
+    static const char *const files[] = {CLIP_FILE_META, CLIP_FILE_FRAMES, CLIP_FILE_VIDEO, CLIP_FILE_STATES,
+                                        CLIP_FILE_CAPTIONS};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t n = strlen(files[i]);
+        if (strncmp(name, files[i], n) == 0 && (name[n] == '\0' || strncmp(name + n, ".tmp.", 5) == 0)) return 1;
+    }
+    return 0;
+}
+
+void clip_folders_add(clip_folder_list *l, const char *dir) {
+    if (l->n == l->cap) l->dirs = REALLOC_CHECK(l->dirs, (size_t)(l->cap = l->cap ? 2 * l->cap : 16), sizeof *l->dirs);
+    l->dirs[l->n++] = STRDUP_CHECK(dir);
+}
+
+void clip_folders_free(clip_folder_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->dirs[i]);
+    free(l->dirs);
+    memset(l, 0, sizeof *l);
+}
+
+static int compare_dirs(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int find_folders(const char *dir, int depth, clip_folder_list *out, wm_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return wm_fail(err, "%s: cannot read folder: %s", dir, strerror(errno));
+    clip_folder_list sub = {0};
+    int is_clip = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        if (is_clip_file(e->d_name)) {
+            is_clip = 1;
+            continue;
+        }
+        char full[4200];
+        struct stat sb;
+        if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= sizeof full) continue;
+        if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) clip_folders_add(&sub, full);
+    }
+    closedir(d);
+    int rc = 0;
+    if (is_clip) {
+        clip_folders_add(out, dir);
+    } else if (depth < CLIP_TREE_MAX_DEPTH) {
+        if (sub.n) qsort(sub.dirs, (size_t)sub.n, sizeof *sub.dirs, compare_dirs);
+        for (int i = 0; i < sub.n && rc == 0; i++) rc = find_folders(sub.dirs[i], depth + 1, out, err);
+    }
+    clip_folders_free(&sub);
+    return rc;
+}
+
+int clip_folders_find(const char *root, clip_folder_list *out, wm_error *err) {
+    memset(out, 0, sizeof *out);
+    return find_folders(root, 0, out, err);
 }

@@ -138,6 +138,20 @@ int clip_writer_close(clip_writer *cw, wm_error *err);
  * and nothing else is in it) and frees cw (NULL is fine). */
 void clip_writer_abort(clip_writer *cw);
 
+/* Every clip folder under root (root itself if it is one), complete or
+ * not, searched to CLIP_TREE_MAX_DEPTH levels, in sorted order so that
+ * listings and clip numbering do not depend on the file system. A clip
+ * folder holds one of the clip files (or its ".tmp." leftover) and is a
+ * leaf: nothing under it is searched. */
+#define CLIP_TREE_MAX_DEPTH 16
+typedef struct {
+    char **dirs;
+    int n, cap;
+} clip_folder_list;
+int clip_folders_find(const char *root, clip_folder_list *out, wm_error *err);
+void clip_folders_add(clip_folder_list *l, const char *dir); /* appends a copy */
+void clip_folders_free(clip_folder_list *l);
+
 /* Whether dir holds a complete clip: a meta.json that parses as a JSON
  * object. Its fields are not judged here (clip_check does), so that a clip
  * from a newer wmsim is refused loudly rather than taken for a partial one

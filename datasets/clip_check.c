@@ -22,14 +22,9 @@
 #include "render/video.h"
 
 #define META_MAX_BYTES (1 << 20)
-#define TREE_MAX_DEPTH 16
 #define TIME_EPS 1e-6 /* s: t is frame / fps, written with every digit */
 #define STATS_BINS 10
 #define STATS_BAR 40
-
-static const char *const clip_files[] = {CLIP_FILE_META, CLIP_FILE_FRAMES, CLIP_FILE_VIDEO, CLIP_FILE_STATES,
-                                         CLIP_FILE_CAPTIONS};
-#define CLIP_N_FILES 5
 
 static void path_join(char *out, size_t cap, const char *dir, const char *name) {
     snprintf(out, cap, "%s/%s", dir, name);
@@ -181,70 +176,11 @@ int clip_check(const char *dir, wm_error *err) {
 /* ------------------------------------------------------------------ */
 /* Clip folders under a root                                           */
 
-static int is_clip_file(const char *name) {
-    for (int i = 0; i < CLIP_N_FILES; i++) {
-        size_t n = strlen(clip_files[i]);
-        if (strncmp(name, clip_files[i], n) == 0 && (name[n] == '\0' || strncmp(name + n, ".tmp.", 5) == 0))
-            return 1;
-    }
-    return 0;
-}
-
-typedef struct {
-    char **dirs;
-    int n, cap;
-} dir_list;
-
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void dir_list_free(dir_list *l) {
-    for (int i = 0; i < l->n; i++) free(l->dirs[i]);
-    free(l->dirs);
-}
-
-/* Clip folders under dir (dir itself if it is one), in sorted order so the
- * output does not depend on the file system's listing order. */
-static int find_clips(const char *dir, int depth, dir_list *out, wm_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return wm_fail(err, "%s: cannot read folder: %s", dir, strerror(errno));
-    dir_list sub = {0};
-    int is_clip = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        if (is_clip_file(e->d_name)) {
-            is_clip = 1;
-            continue;
-        }
-        char full[4200];
-        struct stat sb;
-        path_join(full, sizeof full, dir, e->d_name);
-        if (stat(full, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
-        if (sub.n == sub.cap) sub.dirs = REALLOC_CHECK(sub.dirs, (size_t)(sub.cap = sub.cap ? 2 * sub.cap : 16),
-                                                       sizeof *sub.dirs);
-        sub.dirs[sub.n++] = STRDUP_CHECK(full);
-    }
-    closedir(d);
-    int rc = 0;
-    if (is_clip) {
-        /* A clip folder is a leaf: nothing under it is another clip. */
-        if (out->n == out->cap)
-            out->dirs = REALLOC_CHECK(out->dirs, (size_t)(out->cap = out->cap ? 2 * out->cap : 16), sizeof *out->dirs);
-        out->dirs[out->n++] = STRDUP_CHECK(dir);
-    } else if (depth < TREE_MAX_DEPTH) {
-        if (sub.n) qsort(sub.dirs, (size_t)sub.n, sizeof *sub.dirs, compare_strings);
-        for (int i = 0; i < sub.n && rc == 0; i++) rc = find_clips(sub.dirs[i], depth + 1, out, err);
-    }
-    dir_list_free(&sub);
-    return rc;
-}
-
 int clip_check_tree(const char *root, int *n_ok, wm_error *err) {
     *n_ok = 0;
-    dir_list l = {0};
-    if (find_clips(root, 0, &l, err)) return dir_list_free(&l), -1;
-    if (l.n == 0) return dir_list_free(&l), wm_fail(err, "%s: no clip folders under it", root);
+    clip_folder_list l = {0};
+    if (clip_folders_find(root, &l, err)) return clip_folders_free(&l), -1;
+    if (l.n == 0) return clip_folders_free(&l), wm_fail(err, "%s: no clip folders under it", root);
     int bad = 0;
     if (err) err->msg[0] = '\0';
     for (int i = 0; i < l.n; i++) {
@@ -256,7 +192,7 @@ int clip_check_tree(const char *root, int *n_ok, wm_error *err) {
         if (bad++) wm_error_append(err, "%s", one.msg);
         else wm_fail(err, "%s", one.msg);
     }
-    dir_list_free(&l);
+    clip_folders_free(&l);
     return bad ? -1 : 0;
 }
 
@@ -407,7 +343,7 @@ static void print_histogram(FILE *out, const char *name, const char *unit, const
     }
 }
 
-static void print_stats(FILE *out, const char *root, const stats *s, const dir_list *skipped) {
+static void print_stats(FILE *out, const char *root, const stats *s, const clip_folder_list *skipped) {
     fprintf(out, "%s: %ld clips, %ld frames, %.3f h\n", root, s->clips, s->frames, s->seconds / 3600.0);
     fprintf(out, "by source:\n");
     for (int k = 0; k < 3; k++)
@@ -432,8 +368,8 @@ static void print_stats(FILE *out, const char *root, const stats *s, const dir_l
 }
 
 int clip_stats(const char *root, FILE *out, wm_error *err) {
-    dir_list l = {0}, skipped = {0};
-    if (find_clips(root, 0, &l, err)) return dir_list_free(&l), -1;
+    clip_folder_list l = {0}, skipped = {0};
+    if (clip_folders_find(root, &l, err)) return clip_folders_free(&l), -1;
     stats *s = CALLOC_CHECK(1, sizeof *s);
     int rc = 0;
     for (int i = 0; i < l.n && rc == 0; i++) {
@@ -441,10 +377,7 @@ int clip_stats(const char *root, FILE *out, wm_error *err) {
             rc = stats_add_clip(s, l.dirs[i], err);
             continue;
         }
-        if (skipped.n == skipped.cap)
-            skipped.dirs = REALLOC_CHECK(skipped.dirs, (size_t)(skipped.cap = skipped.cap ? 2 * skipped.cap : 16),
-                                         sizeof *skipped.dirs);
-        skipped.dirs[skipped.n++] = STRDUP_CHECK(l.dirs[i]);
+        clip_folders_add(&skipped, l.dirs[i]);
     }
     if (rc == 0) {
         if (s->n_scenarios) qsort(s->scenarios, (size_t)s->n_scenarios, sizeof *s->scenarios, compare_groups);
@@ -456,7 +389,7 @@ int clip_stats(const char *root, FILE *out, wm_error *err) {
     free(s->scenarios);
     free(s->kinds);
     free(s);
-    dir_list_free(&l);
-    dir_list_free(&skipped);
+    clip_folders_free(&l);
+    clip_folders_free(&skipped);
     return rc;
 }

@@ -119,19 +119,6 @@ static void held(clip_reader *r, long long frames) {
 
 /* ---- scanning ----------------------------------------------------------- */
 
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A clip file or what a crashed writer left of one ("frames.mkv.tmp.123"). */
-static int is_clip_file(const char *name) {
-    static const char *const files[] = {CLIP_FILE_META, CLIP_FILE_FRAMES, CLIP_FILE_STATES,
-                                        CLIP_FILE_VIDEO, CLIP_FILE_CAPTIONS};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (strncmp(name, files[i], strlen(files[i])) == 0) return 1;
-    return 0;
-}
-
 typedef struct {
     clip_entry *all; /* complete clips of both splits */
     int n, cap;
@@ -185,41 +172,14 @@ static int add_clip(const char *dir, scan_result *res, wm_error *err) {
     return 0;
 }
 
-static void free_names(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
-static int scan_dir(const char *dir, int depth, scan_result *res, wm_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return wm_fail(err, "%s: cannot read folder: %s", dir, strerror(errno));
-    char **subdirs = NULL;
-    int n_sub = 0, is_clip = 0, rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        if (is_clip_file(e->d_name)) {
-            is_clip = 1;
-            continue;
-        }
-        char full[4200];
-        struct stat sb;
-        rc = path_join(full, sizeof full, dir, e->d_name, err);
-        if (rc || stat(full, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
-        subdirs = REALLOC_CHECK(subdirs, (size_t)n_sub + 1, sizeof *subdirs);
-        subdirs[n_sub++] = STRDUP_CHECK(full);
-    }
-    closedir(d);
-    if (rc == 0 && is_clip) {
-        /* A clip folder is a leaf: nothing under it is another clip. */
-        if (clip_is_complete(dir)) rc = add_clip(dir, res, err);
+static int scan_tree(const char *root, scan_result *res, wm_error *err) {
+    clip_folder_list l;
+    int rc = clip_folders_find(root, &l, err);
+    for (int i = 0; i < l.n && rc == 0; i++) {
+        if (clip_is_complete(l.dirs[i])) rc = add_clip(l.dirs[i], res, err);
         else res->skipped++;
-    } else if (rc == 0 && depth < CLIP_READER_MAX_DEPTH) {
-        /* Sorted, so the clip numbering (and with it every epoch's order)
-         * does not depend on the order the file system lists entries in. */
-        if (n_sub) qsort(subdirs, (size_t)n_sub, sizeof *subdirs, compare_strings);
-        for (int i = 0; i < n_sub && rc == 0; i++) rc = scan_dir(subdirs[i], depth + 1, res, err);
     }
-    free_names(subdirs, n_sub);
+    clip_folders_free(&l);
     return rc;
 }
 
@@ -527,7 +487,7 @@ int clip_reader_open(clip_reader **out, const clip_reader_config *cfg, wm_error 
     size_t root_len = strlen(root);
     while (root_len > 1 && root[root_len - 1] == '/') root[--root_len] = '\0';
     scan_result res = {0};
-    if (scan_dir(root, 0, &res, err)) {
+    if (scan_tree(root, &res, err)) {
         for (int i = 0; i < res.n; i++) free(res.all[i].path);
         free(res.all);
         free(root);

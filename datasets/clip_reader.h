@@ -22,7 +22,7 @@
  * clip are 0, stride, 2 * stride, ... as long as the window fits, so a clip
  * of F frames gives (F - n) / stride + 1 windows (none when F < n).
  *
- * What is read: every folder under root (searched to CLIP_READER_MAX_DEPTH)
+ * What is read: every folder under root (clip_folders_find)
  * that holds a clip file (meta.json, frames.mkv, states.jsonl, or their
  * ".tmp." leftovers) is a clip folder; complete ones (clip_is_complete) are
  * read, the others are skipped and counted. Folders are visited in sorted
@@ -61,7 +61,6 @@
 #include "actions/action.h"
 #include "core/error.h"
 
-#define CLIP_READER_MAX_DEPTH 8
 #define CLIP_READER_MAX_WINDOW 4096  /* context + horizon */
 #define CLIP_READER_NAME_MAX 4096
 

@@ -76,7 +76,9 @@ static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, cons
     free(w0);
     episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = clip_observe, .observe_ctx = job};
     episode_result res;
-    if (episode_run(&ec, &res, err) || (job->failed && (*err = job->err, 1))) {
+    int ran = episode_run(&ec, &res, err);
+    if (ran == 0 && job->failed) *err = job->err, ran = -1; /* a frame could not be written */
+    if (ran) {
         clip_writer_abort(job->cw);
         goto done;
     }

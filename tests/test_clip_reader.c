@@ -77,24 +77,6 @@ static void write_clip(const char *root, const char *name, int clip, int frames)
     write_clip_sized(dir, clip, frames, W, H);
 }
 
-static void remove_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        ck_assert_ptr_nonnull(d);
-        for (struct dirent *e; (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[4200];
-            join(sub, sizeof sub, path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* The standard tree: three clips of different lengths (one nested), one too
  * short for a window, and two incomplete folders. */
@@ -250,7 +232,7 @@ START_TEST(counts_and_exact_windows) {
     clip_reader_stats_get(r, &st);
     ck_assert_int_eq(st.delivered, WINDOWS);
     clip_reader_close(r);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -277,7 +259,7 @@ START_TEST(window_not_ending_on_the_last_frame) {
     }
     ck_assert(seen);
     clip_reader_close(r);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -332,7 +314,7 @@ START_TEST(seeds_epochs_and_determinism) {
     clip_reader_close(r);
     clip_reader_close(r2);
     clip_reader_close(r3);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -365,7 +347,7 @@ START_TEST(shuffle_buffer_one_keeps_clips_whole) {
     clip_reader_stats_get(r, &st);
     ck_assert_int_le(st.frames_peak, clip_reader_frames_bound(&cfg));
     clip_reader_close(r);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -403,7 +385,7 @@ START_TEST(memory_stays_bounded) {
     ck_assert_int_le(st.frames_peak, bound);
     ck_assert_int_gt(st.frames_peak, 0);
     clip_reader_close(r);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -462,7 +444,7 @@ START_TEST(splits_are_disjoint_and_cover) {
     }
     ck_assert_int_gt(in, 900);
     ck_assert_int_lt(in, 1100);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -521,7 +503,7 @@ START_TEST(config_errors) {
              "%s: no windows of 5 frames in the validation split (0 clips there, 0 of them shorter; "
              "4 in the other split; 2 incomplete skipped)", root);
     expect_open_error(&cfg, want);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -542,7 +524,7 @@ START_TEST(mixed_sizes_are_refused) {
     cfg.val_fraction = 1.0;
     cfg.split = CLIP_SPLIT_VALIDATION;
     expect_open_error(&cfg, want);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -568,7 +550,7 @@ START_TEST(clip_from_a_newer_wmsim_is_refused) {
     snprintf(want, sizeof want, "%s: %s", meta, why.msg);
     clip_reader_config cfg = small_config(root);
     expect_open_error(&cfg, want);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -653,14 +635,14 @@ START_TEST(damaged_states_are_named) {
     expect_read_error(root, want);
 
     /* A frame number out of sequence. */
-    remove_tree(dir);
+    test_remove_tree(dir);
     write_clip(root, "clip_a", 1, 10);
     edit_state(states, 3, set_frame_7);
     snprintf(want, sizeof want, "%s/states.jsonl: line 4: frame 7, expected 3", dir);
     expect_read_error(root, want);
 
     /* An action missing before the last frame. */
-    remove_tree(dir);
+    test_remove_tree(dir);
     write_clip(root, "clip_a", 1, 10);
     edit_state(states, 2, drop_action);
     snprintf(want, sizeof want,
@@ -668,7 +650,7 @@ START_TEST(damaged_states_are_named) {
     expect_read_error(root, want);
 
     /* Fewer lines than frames, then more. */
-    remove_tree(dir);
+    test_remove_tree(dir);
     write_clip(root, "clip_a", 1, 10);
     n = read_lines(states, lines, 64);
     write_lines(states, lines, 8);
@@ -678,7 +660,7 @@ START_TEST(damaged_states_are_named) {
     write_lines(states, lines, 11);
     snprintf(want, sizeof want, "%s/states.jsonl: line 11: more lines than the 10 frames meta.json says", dir);
     expect_read_error(root, want);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -721,7 +703,7 @@ START_TEST(damaged_frames_are_named) {
     unlink(path);
     snprintf(want, sizeof want, "%s: cannot open video: No such file or directory", path);
     expect_read_error(root, want);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -746,7 +728,7 @@ START_TEST(shortfall_past_the_last_window_is_caught) {
     snprintf(want, sizeof want, "%s/frames.mkv: 9 frames, but meta.json says 11", dir);
     ck_assert_str_eq(err.msg, want);
     clip_reader_close(r);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST
@@ -769,7 +751,7 @@ START_TEST(root_that_is_a_clip) {
     ck_assert_int_eq(n, 2);
     clip_reader_close(r);
     clip_reader_close(NULL);
-    remove_tree(root);
+    test_remove_tree(root);
     free(root);
 }
 END_TEST

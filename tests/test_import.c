@@ -58,24 +58,6 @@ static void join(char *out, size_t cap, const char *a, const char *b) {
     ck_assert((size_t)snprintf(out, cap, "%s/%s", a, b) < cap);
 }
 
-static void remove_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        ck_assert_ptr_nonnull(d);
-        for (struct dirent *e; (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[4200];
-            join(sub, sizeof sub, path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* The log's columns as functions of log time; rows hold them rounded to
  * the 6 decimals the CSV carries. */
@@ -271,7 +253,7 @@ START_TEST(mp4_30fps_with_offset) {
     ck_assert_int_eq(m.camera.width, 128);
     ck_assert_double_eq_tol(m.camera.hfov_deg, 100, 1e-9);
     ck_assert_str_eq(m.source_file, video);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -307,7 +289,7 @@ START_TEST(ffv1_24fps_log_starting_late) {
     ck_assert_int_eq(n, 15);
     for (int k = 0; k + 1 < n; k++)
         ck_assert_double_eq_tol(states[k].action.steer, lerp_rows(&r, 3, (k + 6) / 10.0), 1e-6);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -335,7 +317,7 @@ static void check_nearest(int fps, int n, int want_frames) {
     for (int k = 0; k < want_frames; k++)
         ck_assert_msg(idx[k] == nearest_frame(k / 10.0, fps, n), "%d fps, tick %d: frame %d, want %d",
                       fps, k, idx[k], nearest_frame(k / 10.0, fps, n));
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 
@@ -374,7 +356,7 @@ START_TEST(dead_reckoning_drives_a_circle) {
         ck_assert_double_eq_tol(states[k].x, R * sin(yaw), 1e-6);
         ck_assert_double_eq_tol(states[k].y, R * (1 - cos(yaw)), 1e-6);
     }
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -404,7 +386,7 @@ START_TEST(signed_accel_and_renamed_columns) {
     ck_assert_double_eq_tol(states[3].action.brake, 0.9, 1e-9);
     ck_assert_double_eq_tol(states[3].accel, -0.9, 1e-9);
     ck_assert_double_eq_tol(states[8].action.brake, 2.5, 1e-9);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -479,7 +461,7 @@ START_TEST(log_sampling) {
     ck_assert_int_eq(clip_import_log_sample(&lg, -0.01, &s), -1);
     ck_assert_int_eq(clip_import_log_sample(&lg, 3.01, &s), -1);
     clip_import_log_free(&lg);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -500,7 +482,7 @@ static void expect_log_error(const char *text, const char *want_fmt) {
     snprintf(want, sizeof want, want_fmt, log);
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_ne(access(out, F_OK), 0);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 
@@ -586,7 +568,7 @@ START_TEST(video_and_overlap_errors) {
     cfg.log_path = log, cfg.out_dir = out;
     ck_assert_int_eq(clip_import(&cfg, NULL, &err), -1);
     ck_assert_str_eq(err.msg, "import: no video given");
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST
@@ -627,7 +609,7 @@ START_TEST(import_command) {
     snprintf(want, sizeof want, "wmsim: %s: already holds a complete clip\n", clip);
     ck_assert_str_eq(out, want);
     free(out);
-    remove_tree(dir);
+    test_remove_tree(dir);
     free(dir);
 }
 END_TEST

@@ -4,9 +4,11 @@
 #define WMSIM_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +40,26 @@ static inline char *test_tmpdir(void) {
     char *d = mkdtemp(tmpl);
     ck_assert_msg(d != NULL, "mkdtemp failed");
     return STRDUP_CHECK(d);
+}
+
+/* Removes path and everything under it (tests' temporary trees). */
+static inline void test_remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        ck_assert_ptr_nonnull(d);
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[4200];
+            ck_assert((size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < sizeof sub);
+            test_remove_tree(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
 }
 
 static inline void write_text_file(const char *path, const char *text) {
