@@ -21,10 +21,7 @@ BUILD ?= build
 SANITIZE ?= 0
 
 CC ?= cc
-PKG_LIBS := libprotobuf-c jansson libpng libavcodec libavformat libswscale libavutil
-# Installed by `make deps` now, linked by the modules that need them (video,
-# clips, the world model) as they land.
-PKG_LATER := openblas
+PKG_LIBS := libprotobuf-c jansson libpng libavcodec libavformat libswscale libavutil openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -35,9 +32,10 @@ ifeq ($(SANITIZE),1)
   SAN_FLAGS := -fsanitize=address,undefined
   OPT := -O1 $(SAN_FLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
-CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_POSIX_C_SOURCE=200809L \
+# OpenMP spreads the world model's CPU kernels over the cores.
+CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -fopenmp -D_POSIX_C_SOURCE=200809L \
           -I. -I$(BUILD)/gen $(PKG_CFLAGS)
-LDFLAGS := $(SAN_FLAGS)
+LDFLAGS := $(SAN_FLAGS) -fopenmp
 LDLIBS := $(PKG_LDLIBS) -lm -lpthread
 
 # Debian's packages this project needs; `make deps` installs the missing ones.
@@ -83,7 +81,7 @@ all: check-deps $(BIN)
 config:
 	@echo "CUDA=$(CUDA) (nvcc: $(if $(NVCC),$(NVCC),not found))"
 	@echo "CC=$(CC) BUILD=$(BUILD) SANITIZE=$(SANITIZE)"
-	@for p in $(PKG_LIBS) check $(PKG_LATER); do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
+	@for p in $(PKG_LIBS) check; do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
 
 check-deps:
 	@for p in $(PKG_LIBS) check; do pkg-config --exists $$p || { \
