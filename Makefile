@@ -7,6 +7,7 @@
 #   make bench      the benchmarks in bench/
 #   make contact-sheet  docs/contact_sheet.png: every example, day and night
 #   make trainset   the default synthetic training set (data/trainset)
+#   make tokenizer  train the shipped tokenizer on it (models/tokenizer.wmck)
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
@@ -73,7 +74,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset
+.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset tokenizer
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -130,7 +131,7 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/sim/wmsim.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB) $(GEN_H)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/numcheck.h $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"' $< $(LIB) $(LDFLAGS) $(CHECK_LDLIBS) $(LDLIBS) -o $@
 
@@ -166,6 +167,20 @@ trainset: all
 	$(BIN) clips generate --scenarios scenarios/examples --variations 64 --policy expert \
 	  --explore --seconds 20 --out $(TRAINSET) --jobs $$(nproc)
 
+# The shipped tokenizer, trained on the default training set; models/README.md
+# records this command's output. An interrupted run resumes; a finished one
+# (its chart is written last) is only copied again.
+TOKENIZER_RUN ?= out/tokenizer
+tokenizer: all
+	@test -d $(TRAINSET) || { echo "tokenizer: no $(TRAINSET): run 'make trainset' first" >&2; exit 1; }
+	@mkdir -p $(TOKENIZER_RUN)
+	test -f $(TOKENIZER_RUN)/tokenizer.wmck.png || $(BIN) tokenizer train --data $(TRAINSET) \
+	  --out $(TOKENIZER_RUN)/tokenizer.wmck --steps 6000 \
+	  $$(test -f $(TOKENIZER_RUN)/tokenizer.wmck.state && echo --resume)
+	cp $(TOKENIZER_RUN)/tokenizer.wmck models/tokenizer.wmck
+	cp $(TOKENIZER_RUN)/tokenizer.wmck.csv models/tokenizer.csv
+	cp $(TOKENIZER_RUN)/tokenizer.wmck.png models/tokenizer.png
+
 # docs/contact_sheet.png, shown in the README: look at it after renderer changes.
 contact-sheet: check-deps $(BUILD)/tools/contact_sheet
 	$(BUILD)/tools/contact_sheet docs/contact_sheet.png 15 $(sort $(wildcard scenarios/examples/*.pbtxt))
@@ -174,7 +189,11 @@ demo: deps
 	$(MAKE) all
 	$(BIN) run scenarios/examples/guard_stop_proceed.pbtxt --policy expert --out out/demo \
 	  --video out/demo/episode.mp4 --hud --bev --size 512x256
-	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log, video out/demo/episode.mp4"
+	$(BIN) clips generate --scenarios scenarios/examples/guard_stop_proceed.pbtxt --out out/demo/clips --quiet
+	$(BIN) tokenizer eval --model models/tokenizer.wmck --data out/demo/clips --split all --frames 64 \
+	  --sheet out/demo/tokenizer.png
+	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log, video out/demo/episode.mp4,"
+	@echo "      the shipped tokenizer's reconstructions of the episode in out/demo/tokenizer.png"
 
 clean:
 	rm -rf build build-asan

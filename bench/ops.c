@@ -1,14 +1,22 @@
 /* bench/ops — conv2d (im2col + sgemm) forward and backward in GFLOP/s at
- * tokenizer shapes, next to the baseline in the same process: the same
- * per-image matrix products as bare cblas_sgemm calls (no im2col, no bias),
- * and a large square sgemm for the machine's peak. A ratio near 1 means
- * im2col and the bias/col2im passes cost little beside the products.
+ * tokenizer shapes, on one OpenMP thread and on the default (all cores).
+ * Convolutions run in parallel over the images of a batch, each image's
+ * products a single-threaded OpenBLAS sgemm (ops.c holds OpenBLAS to one
+ * thread for the whole process), so the two runs show the parallel
+ * speed-up of that design.
  *
- * Then, for the record: whether the results are bit-identical with 1 and 2
- * OpenBLAS threads (ops.h promises independence from the OpenMP thread
- * count; OpenBLAS's own count is a separate knob).
+ * Baselines, in the same process: the same per-image matrix products as
+ * bare single-threaded cblas_sgemm calls (no im2col, no bias, no col2im),
+ * and a 1024^3 sgemm on one thread (the core's peak) and on every thread
+ * at once, each its own product (the machine's peak for this design). A
+ * conv/sgemm ratio near 1 means im2col and the bias/col2im passes cost
+ * little beside the products.
  *
- * Usage: ops [seconds per measurement, default 0.4] */
+ * Then one tokenizer block (conv3x3, group norm, SiLU, forward and
+ * backward) on 1 and on all threads, and a check that the convolutions'
+ * results are the same bits with 1 and with all threads (ops.h promises it).
+ *
+ * Usage: ops [seconds per measurement, default 0.5] */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -99,7 +107,7 @@ static void conv_bufs_init(conv_bufs *c, const shape *s, uint64_t seed) {
     c->out = CALLOC_CHECK(nout, sizeof(float));
     c->dx = CALLOC_CHECK(nin, sizeof(float)), c->dw = CALLOC_CHECK(nw, sizeof(float));
     c->db = CALLOC_CHECK(s->Co, sizeof(float));
-    c->scratch = frand(&r, conv2d_scratch_floats(s->Ci, s->H, s->W, s->K, s->stride, s->pad));
+    c->scratch = frand(&r, conv2d_scratch_floats(s->Ci, s->H, s->W, s->Co, s->K, s->stride, s->pad));
 }
 
 static void conv_bufs_free(conv_bufs *c) {
@@ -114,19 +122,55 @@ static const shape shapes[] = {
     {16, 128, 16, 8, 128, 3, 1, 1}, /* 3x3 at the token grid, wider */
 };
 
+/* One 1024^3 sgemm per thread, `threads` of them at once: the summed
+ * GFLOP/s, best of 5 trials of seconds / 5 after a warm-up product. Each
+ * thread has its own output; a and b are shared. */
+static double sgemm_peak(int threads, double seconds) {
+    const int n = 1024;
+    wm_rng r;
+    rng_init(&r, 1);
+    float *a = frand(&r, (size_t)n * n), *b = frand(&r, (size_t)n * n);
+    float *c = CALLOC_CHECK((size_t)threads * n * n, sizeof(float));
+    double best = 0.0;
+    for (int trial = 0; trial < 6; trial++) { /* trial 0 warms up */
+        const double t0 = now_s(), until = trial ? seconds / 5 : 0.0;
+        long reps = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : reps)
+        {
+            float *mine = c + (size_t)omp_get_thread_num() * n * n;
+            do cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, mine, n), reps++;
+            while (now_s() - t0 < until);
+        }
+        const double gflops = 2e-9 * n * n * n * reps / (now_s() - t0);
+        if (trial && gflops > best) best = gflops;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
 /* GFLOP/s of the products (2 Co Ho Wo Ci K² per image and pass; the
- * backward pass makes two). */
-static void conv_speed(const shape *s, double seconds) {
+ * backward pass makes two), on 1 thread and on `all` threads. */
+static void conv_speed(const shape *s, int all, double seconds) {
     conv_bufs c;
     conv_bufs_init(&c, s, 3);
     const int Ho = conv2d_out_size(s->H, s->K, s->stride, s->pad), Wo = conv2d_out_size(s->W, s->K, s->stride, s->pad);
-    const double flops = 2.0 * s->B * s->Co * Ho * Wo * s->Ci * s->K * s->K;
-    const double fwd = rate(&c, RUN_FWD, seconds), gf = rate(&c, RUN_GEMM_FWD, seconds);
-    const double bwd = rate(&c, RUN_BWD, seconds), gb = rate(&c, RUN_GEMM_BWD, seconds);
-    printf("  conv B%d Ci%d %dx%d Co%d K%d s%d p%d: forward %5.1f GFLOP/s (%5.2f ms) vs its sgemm calls %5.1f "
-           "(ratio %.2f); backward %5.1f GFLOP/s (%5.2f ms) vs its sgemm calls %5.1f (ratio %.2f)\n",
-           s->B, s->Ci, s->H, s->W, s->Co, s->K, s->stride, s->pad, flops * fwd * 1e-9, 1e3 / fwd, flops * gf * 1e-9,
-           fwd / gf, 2 * flops * bwd * 1e-9, 1e3 / bwd, 2 * flops * gb * 1e-9, bwd / gb);
+    const double gflop = 2e-9 * s->B * s->Co * Ho * Wo * s->Ci * s->K * s->K;
+    double r1[2], rn[2], rg[2];
+    for (int pass = 0; pass < 2; pass++) {
+        omp_set_num_threads(1);
+        r1[pass] = rate(&c, pass ? RUN_BWD : RUN_FWD, seconds);
+        rg[pass] = rate(&c, pass ? RUN_GEMM_BWD : RUN_GEMM_FWD, seconds);
+        omp_set_num_threads(all);
+        rn[pass] = rate(&c, pass ? RUN_BWD : RUN_FWD, seconds);
+    }
+    printf("  B%d Ci%d %dx%d Co%d K%d s%d p%d:\n", s->B, s->Ci, s->H, s->W, s->Co, s->K, s->stride, s->pad);
+    for (int pass = 0; pass < 2; pass++) {
+        const double g = (pass ? 2 : 1) * gflop;
+        printf("    %-8s 1 thread %5.1f GFLOP/s (%6.2f ms), %d threads %5.1f (%6.2f ms), speed-up %.2f; "
+               "sgemm calls %5.1f, ratio conv/sgemm %.2f\n",
+               pass ? "backward" : "forward", g * r1[pass], 1e3 / r1[pass], all, g * rn[pass], 1e3 / rn[pass],
+               rn[pass] / r1[pass], g * rg[pass], r1[pass] / rg[pass]);
+    }
     conv_bufs_free(&c);
 }
 
@@ -168,44 +212,39 @@ static double block_ms(double seconds) {
     return best;
 }
 
-/* Differing floats between two runs and the largest relative difference. */
-static void compare(const char *what, const float *a, const float *b, size_t n) {
+/* Floats whose bits differ between a and b. */
+static size_t differing(const float *a, const float *b, size_t n) {
     size_t diff = 0;
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (memcmp(&a[i], &b[i], sizeof(float))) {
-            diff++;
-            const double rel = fabs((double)a[i] - b[i]) / fmax(fabs((double)a[i]), 1e-30);
-            if (rel > worst) worst = rel;
-        }
-    printf("    %-9s %s (%zu of %zu floats differ, largest relative difference %.2g)\n", what,
-           diff ? "DIFFER" : "bit-identical", diff, n, worst);
+    for (size_t i = 0; i < n; i++) diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return diff;
 }
 
-/* Forward and backward results with 1 and then 2 OpenBLAS threads. A
- * relative difference can be large where a value is a near-cancellation
- * (close to 0); the absolute differences are rounding-sized. */
-static void blas_thread_determinism(const shape *s) {
+/* Forward and backward from the same inputs on 1 and on `all` threads; the
+ * outputs and all three gradients compared bit for bit. */
+static void thread_determinism(const shape *s, int all) {
     const int Ho = conv2d_out_size(s->H, s->K, s->stride, s->pad), Wo = conv2d_out_size(s->W, s->K, s->stride, s->pad);
     const size_t nin = (size_t)s->B * s->Ci * s->H * s->W, nw = (size_t)s->Co * s->Ci * s->K * s->K;
     const size_t nout = (size_t)s->B * s->Co * Ho * Wo;
     conv_bufs c[2];
     for (int t = 0; t < 2; t++) {
         conv_bufs_init(&c[t], s, 7);
-        memset(c[t].dw, 0, nw * sizeof(float));
-        openblas_set_num_threads(t + 1);
+        omp_set_num_threads(t ? all : 1);
         run_once(&c[t], RUN_FWD);
         run_once(&c[t], RUN_BWD);
     }
-    printf("  B%d Ci%d %dx%d Co%d K%d stride %d pad %d:\n", s->B, s->Ci, s->H, s->W, s->Co, s->K, s->stride, s->pad);
-    compare("out", c[0].out, c[1].out, nout);
-    compare("dinp", c[0].dx, c[1].dx, nin);
-    compare("dweight", c[0].dw, c[1].dw, nw);
+    const size_t d_out = differing(c[0].out, c[1].out, nout), d_dx = differing(c[0].dx, c[1].dx, nin);
+    const size_t d_dw = differing(c[0].dw, c[1].dw, nw), d_db = differing(c[0].db, c[1].db, (size_t)s->Co);
+    printf("  B%d Ci%d %dx%d Co%d K%d s%d p%d: ", s->B, s->Ci, s->H, s->W, s->Co, s->K, s->stride, s->pad);
+    if (d_out + d_dx + d_dw + d_db == 0)
+        printf("bit-identical (%zu + %zu + %zu + %zu floats)\n", nout, nin, nw, (size_t)s->Co);
+    else
+        printf("DIFFER: out %zu of %zu, dinp %zu of %zu, dweight %zu of %zu, dbias %zu of %d floats\n", d_out, nout,
+               d_dx, nin, d_dw, nw, d_db, s->Co);
     conv_bufs_free(&c[0]), conv_bufs_free(&c[1]);
 }
 
 int main(int argc, char **argv) {
-    const double seconds = argc > 1 ? atof(argv[1]) : 0.4;
+    const double seconds = argc > 1 ? atof(argv[1]) : 0.5;
     char model[256] = "unknown CPU";
     FILE *f = fopen("/proc/cpuinfo", "r");
     for (char line[512]; f && fgets(line, sizeof line, f);)
@@ -215,40 +254,35 @@ int main(int argc, char **argv) {
             break;
         }
     if (f) fclose(f);
-    const int blas_threads = openblas_get_num_threads();
-    printf("machine: %s, compiler %s; OpenMP %d threads, OpenBLAS %d threads (%s, core %s)\n", model, __VERSION__,
-           omp_get_max_threads(), blas_threads, openblas_get_config(), openblas_get_corename());
-
-    /* Peak: one large square product. */
+    const int all = omp_get_max_threads();
+    /* The first convolution sets OpenBLAS to one thread for the process; do
+     * it now, so the sgemm baselines run as the convolutions' products do. */
     {
-        const int n = 1024;
-        wm_rng r;
-        rng_init(&r, 1);
-        float *a = frand(&r, (size_t)n * n), *b = frand(&r, (size_t)n * n), *c = frand(&r, (size_t)n * n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        long reps = 0;
-        double t0 = now_s(), dt;
-        do cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n), reps++;
-        while ((dt = now_s() - t0) < seconds);
-        printf("sgemm %dx%dx%d (peak baseline): %.1f GFLOP/s\n", n, n, n, 2.0 * n * n * n * reps / dt * 1e-9);
-        free(a), free(b), free(c);
+        float one = 1.0f, out, scratch[CONV_SLICES * 2];
+        conv2d_forward(&out, &one, &one, NULL, 1, 1, 1, 1, 1, 1, 1, 0, scratch);
     }
+    printf("machine: %s, compiler %s; OpenMP %d threads by default; OpenBLAS %d thread after the first convolution "
+           "(%s, core %s)\n",
+           model, __VERSION__, all, openblas_get_num_threads(), openblas_get_config(), openblas_get_corename());
 
-    /* Thread configurations, set in-process: OpenMP threads for the ops'
-     * loops, OpenBLAS threads for sgemm. The first is the default. */
-    const int omp_default = omp_get_max_threads();
-    const int configs[][2] = {{omp_default, blas_threads}, {1, blas_threads}, {omp_default, 1}, {1, 1}};
-    for (int cf = 0; cf < 4; cf++) {
-        omp_set_num_threads(configs[cf][0]);
-        openblas_set_num_threads(configs[cf][1]);
-        printf("OpenMP %d threads, OpenBLAS %d threads:\n", configs[cf][0], configs[cf][1]);
-        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) conv_speed(&shapes[k], seconds);
-        printf("  block conv3x3 + groupnorm + silu, forward + backward, B16 64ch 64x32: %.2f ms\n", block_ms(seconds));
-    }
-    omp_set_num_threads(omp_default);
+    const double peak1 = sgemm_peak(1, seconds), peakn = sgemm_peak(all, seconds);
+    printf("sgemm 1024^3 (peak baseline): 1 thread %.1f GFLOP/s; %d threads, one product each, %.1f GFLOP/s "
+           "(ratio %.2f)\n",
+           peak1, all, peakn, peakn / peak1);
 
-    printf("OpenBLAS thread count (1 vs 2), same inputs:\n");
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) blas_thread_determinism(&shapes[k]);
-    openblas_set_num_threads(blas_threads);
+    printf("conv, GFLOP/s of the products (2 Co Ho Wo Ci K^2 per image forward, twice that backward):\n");
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) conv_speed(&shapes[k], all, seconds);
+
+    omp_set_num_threads(1);
+    const double block1 = block_ms(seconds);
+    omp_set_num_threads(all);
+    const double blockn = block_ms(seconds);
+    printf("block conv3x3 + groupnorm + silu, forward + backward, B16 64ch 64x32: 1 thread %.2f ms, %d threads "
+           "%.2f ms (speed-up %.2f)\n",
+           block1, all, blockn, block1 / blockn);
+
+    printf("results with 1 vs %d OpenMP threads, same inputs (out, dinp, dweight, dbias):\n", all);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) thread_determinism(&shapes[k], all);
+    omp_set_num_threads(all);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "sim/cli_args.h"
 #include "core/device.h"
 #include "core/fileio.h"
 #include "core/version.h"
@@ -21,6 +22,7 @@
 #include "datasets/clip.h"
 #include "datasets/clip_import.h"
 #include "sim/clips.h"
+#include "sim/commands.h"
 #include "sim/recorder.h"
 
 static const char USAGE[] =
@@ -37,6 +39,7 @@ static const char USAGE[] =
     "  render SCENARIO       render the dash camera at one time of an episode\n"
     "  replay LOG            re-render (and re-score) a logged episode as video\n"
     "  clips generate|check|stats|import   training clips (see wmsim clips --help)\n"
+    "  tokenizer train|encode|decode|eval  the frame tokenizer (see wmsim tokenizer --help)\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -126,11 +129,6 @@ static const char LOG_USAGE[] =
     "Prints an episode log: header, events (gestures, triggers, collisions),\n"
     "the policy's reasoning as it changes, and the result with every metric.\n";
 
-static int wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
-    return 0;
-}
 
 /* Usages with a %s take the camera options there. */
 static void print_usage(FILE *f, const char *usage) { fprintf(f, usage, CAMERA_OPTIONS); }
@@ -143,36 +141,12 @@ static int usage_error(const char *usage, const char *fmt, const char *arg) {
     return 2;
 }
 
-static int parse_u64(const char *text, uint64_t *out) {
-    if (!*text || *text == '-') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
 
-static int parse_size(const char *text, int *w, int *h) {
-    char *end;
-    long a = strtol(text, &end, 10);
-    if (end == text || (*end != 'x' && *end != 'X')) return -1;
-    char *end2;
-    long b = strtol(end + 1, &end2, 10);
-    if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
-    *w = (int)a, *h = (int)b;
-    return 0;
-}
 
 static int compare_strings(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int parse_double(const char *text, double *out) {
-    char *end;
-    *out = strtod(text, &end);
-    return end == text || *end || !isfinite(*out) ? -1 : 0;
-}
 
 /* Picture options shared by run, render and replay: the camera (applied over
  * the scenario's once it is loaded) and where frames go. */
@@ -203,7 +177,7 @@ static int parse_picture_option(int argc, char **argv, int *i, picture_options *
     else if (strcmp(a, "--codec") == 0) po->codec = v;
 
     else if (strcmp(a, "--size") == 0) {
-        if (parse_size(v, &po->width, &po->height)) return usage_error(usage, "--size: expected WxH, got '%s'", v);
+        if (cli_parse_size(v, &po->width, &po->height)) return usage_error(usage, "--size: expected WxH, got '%s'", v);
     } else if (strcmp(a, "--supersample") == 0) {
         if (strcmp(v, "1") && strcmp(v, "2")) return usage_error(usage, "--supersample: expected 1 or 2, got '%s'", v);
         po->supersample = atoi(v);
@@ -211,7 +185,7 @@ static int parse_picture_option(int argc, char **argv, int *i, picture_options *
     else if (strcmp(a, "--pitch") == 0) target = &po->pitch;
     else if (strcmp(a, "--mount-height") == 0) target = &po->mount_height;
     else return 0;
-    if (target && parse_double(v, target)) {
+    if (target && cli_parse_double(v, target)) {
         fprintf(stderr, "wmsim: %s: not a number: '%s'\n\n", a, v);
         print_usage(stderr, usage);
         return 2;
@@ -269,7 +243,7 @@ static int picture_finish(record_job *job, const picture_options *po, int quiet)
 }
 
 static int cmd_run(int argc, char **argv) {
-    if (wants_help(argc, argv)) return print_usage(stdout, RUN_USAGE), 0;
+    if (cli_wants_help(argc, argv)) return print_usage(stdout, RUN_USAGE), 0;
     const char *scenario_path = NULL, *policy_spec = "expert", *out_dir = NULL;
     uint64_t seed = 0;
     int have_seed = 0, quiet = 0;
@@ -282,7 +256,7 @@ static int cmd_run(int argc, char **argv) {
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
         else if (strcmp(a, "--out") == 0 && has_value) out_dir = argv[++i];
         else if (strcmp(a, "--seed") == 0 && has_value) {
-            if (parse_u64(argv[++i], &seed)) return usage_error(RUN_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
+            if (cli_parse_u64(argv[++i], &seed)) return usage_error(RUN_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
             have_seed = 1;
         } else if (strcmp(a, "--quiet") == 0) quiet = 1;
         else if (a[0] == '-') return usage_error(RUN_USAGE, "run: unknown option or missing value: '%s'", a);
@@ -354,7 +328,7 @@ static int render_at_step(const episode_frame *f, void *ctx) {
 }
 
 static int cmd_render(int argc, char **argv) {
-    if (wants_help(argc, argv)) return print_usage(stdout, RENDER_USAGE), 0;
+    if (cli_wants_help(argc, argv)) return print_usage(stdout, RENDER_USAGE), 0;
     const char *scenario_path = NULL, *out = "frame.png", *policy_spec = "expert";
     double t = 0;
     uint64_t seed = 0;
@@ -364,7 +338,7 @@ static int cmd_render(int argc, char **argv) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
         if (strcmp(a, "--t") == 0 && has_value) {
-            if (parse_double(argv[++i], &t) || !(t >= 0 && t <= 3600))
+            if (cli_parse_double(argv[++i], &t) || !(t >= 0 && t <= 3600))
                 return usage_error(RENDER_USAGE, "--t: not a time in [0, 3600] s: '%s'", argv[i]);
             continue;
         }
@@ -388,7 +362,7 @@ static int cmd_render(int argc, char **argv) {
         if (taken) continue;
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
         else if (strcmp(a, "--seed") == 0 && has_value) {
-            if (parse_u64(argv[++i], &seed)) return usage_error(RENDER_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
+            if (cli_parse_u64(argv[++i], &seed)) return usage_error(RENDER_USAGE, "--seed: not a non-negative integer: '%s'", argv[i]);
             have_seed = 1;
         } else if (a[0] == '-') return usage_error(RENDER_USAGE, "render: unknown option or missing value: '%s'", a);
         else if (!scenario_path) scenario_path = a;
@@ -460,7 +434,7 @@ static int replay_step(const episode_frame *f, void *ctx) {
 }
 
 static int cmd_replay(int argc, char **argv) {
-    if (wants_help(argc, argv)) return print_usage(stdout, REPLAY_USAGE), 0;
+    if (cli_wants_help(argc, argv)) return print_usage(stdout, REPLAY_USAGE), 0;
     const char *log_path = NULL;
     picture_options po = picture_options_default();
     for (int i = 0; i < argc; i++) {
@@ -489,7 +463,7 @@ static int cmd_replay(int argc, char **argv) {
 }
 
 static int cmd_scenario(int argc, char **argv) {
-    if (argc == 0 || wants_help(argc, argv)) return fputs(SCENARIO_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
+    if (argc == 0 || cli_wants_help(argc, argv)) return fputs(SCENARIO_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
     wm_error err;
     if (strcmp(argv[0], "check") == 0) {
         if (argc < 2) return usage_error(SCENARIO_USAGE, "scenario check: %s", "no FILE given");
@@ -517,7 +491,7 @@ static int cmd_scenario(int argc, char **argv) {
 }
 
 static int cmd_log(int argc, char **argv) {
-    if (argc == 0 || wants_help(argc, argv)) return fputs(LOG_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
+    if (argc == 0 || cli_wants_help(argc, argv)) return fputs(LOG_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
     if (strcmp(argv[0], "show") != 0) return usage_error(LOG_USAGE, "log: unknown subcommand '%s'", argv[0]);
     if (argc != 2) return usage_error(LOG_USAGE, "log show: %s", "expected one FILE");
     wm_error err;
@@ -573,13 +547,13 @@ static int cmd_clips_generate(int argc, char **argv) {
         else if (strcmp(a, "--explore") == 0) cfg.explore = 1;
         else if (strcmp(a, "--quiet") == 0) quiet = 1, cfg.progress = 0;
         else if (strcmp(a, "--size") == 0 && has_value) {
-            if (parse_size(argv[++i], &cfg.width, &cfg.height)) {
+            if (cli_parse_size(argv[++i], &cfg.width, &cfg.height)) {
                 usage_error(CLIPS_USAGE, "--size: expected WxH, got '%s'", argv[i]);
                 goto done;
             }
         } else if ((strcmp(a, "--variations") == 0 || strcmp(a, "--jobs") == 0 || strcmp(a, "--seconds") == 0) &&
                    has_value) {
-            if (parse_double(argv[++i], &x) || (a[2] != 's' && x != floor(x))) {
+            if (cli_parse_double(argv[++i], &x) || (a[2] != 's' && x != floor(x))) {
                 fprintf(stderr, "wmsim: %s: not a number: '%s'\n", a, argv[i]);
                 goto done;
             }
@@ -637,10 +611,10 @@ static int cmd_clips_import(int argc, char **argv) {
         else if (strcmp(a, "--log") == 0 && has_value) cfg.log_path = argv[++i];
         else if (strcmp(a, "--out") == 0 && has_value) cfg.out_dir = argv[++i];
         else if (strcmp(a, "--offset") == 0 && has_value) {
-            if (parse_double(argv[++i], &cfg.time_offset))
+            if (cli_parse_double(argv[++i], &cfg.time_offset))
                 return usage_error(CLIPS_USAGE, "--offset: not a number of seconds: '%s'", argv[i]);
         } else if (strcmp(a, "--size") == 0 && has_value) {
-            if (parse_size(argv[++i], &cfg.width, &cfg.height))
+            if (cli_parse_size(argv[++i], &cfg.width, &cfg.height))
                 return usage_error(CLIPS_USAGE, "--size: expected WxH, got '%s'", argv[i]);
         } else if (strcmp(a, "--columns") == 0 && has_value) {
             snprintf(columns, sizeof columns, "%s", argv[++i]);
@@ -662,7 +636,7 @@ static int cmd_clips_import(int argc, char **argv) {
 }
 
 static int cmd_clips(int argc, char **argv) {
-    if (argc == 0 || wants_help(argc, argv)) return fputs(CLIPS_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
+    if (argc == 0 || cli_wants_help(argc, argv)) return fputs(CLIPS_USAGE, argc ? stdout : stderr), argc ? 0 : 2;
     wm_error err;
     if (strcmp(argv[0], "generate") == 0) return cmd_clips_generate(argc - 1, argv + 1);
     if (strcmp(argv[0], "check") == 0) {
@@ -701,5 +675,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "clips") == 0) return cmd_clips(argc - 2, argv + 2);
+    if (strcmp(cmd, "tokenizer") == 0) return cmd_tokenizer(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -310,6 +310,7 @@ void ckpt_train_progress_put(int32_t config[CKPT_CONFIG_SLOTS], const ckpt_train
     ckpt_config_put_u64(config, CKPT_TRAIN_SLOT_POSITION, p->position);
     ckpt_config_put_rng(config, CKPT_TRAIN_SLOT_RNG, &p->rng);
     ckpt_config_put_u64(config, CKPT_TRAIN_SLOT_MODEL_CHECKSUM, p->model_checksum);
+    memcpy(config + CKPT_TRAIN_SLOT_FREE, p->own, sizeof p->own);
 }
 
 void ckpt_train_progress_get(const int32_t config[CKPT_CONFIG_SLOTS], ckpt_train_progress *p) {
@@ -317,6 +318,7 @@ void ckpt_train_progress_get(const int32_t config[CKPT_CONFIG_SLOTS], ckpt_train
     p->epoch = ckpt_config_get_u64(config, CKPT_TRAIN_SLOT_EPOCH);
     p->position = ckpt_config_get_u64(config, CKPT_TRAIN_SLOT_POSITION);
     ckpt_config_get_rng(config, CKPT_TRAIN_SLOT_RNG, &p->rng);
+    memcpy(p->own, config + CKPT_TRAIN_SLOT_FREE, sizeof p->own);
     p->model_checksum = ckpt_config_get_u64(config, CKPT_TRAIN_SLOT_MODEL_CHECKSUM);
 }
 

@@ -133,6 +133,7 @@ typedef struct {
     uint64_t step, epoch, position;
     wm_rng rng;
     uint64_t model_checksum;
+    int32_t own[CKPT_CONFIG_SLOTS - CKPT_TRAIN_SLOT_FREE]; /* slots 16..58, as the trainer likes */
 } ckpt_train_progress;
 
 void ckpt_train_progress_put(int32_t config[CKPT_CONFIG_SLOTS], const ckpt_train_progress *p);

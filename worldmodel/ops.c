@@ -9,19 +9,24 @@
  * element (a loop over channels, say, with its own serial sum) or split into
  * NCHUNK fixed slices of the data whose partial sums are added in order at
  * the end: the slices are a function of the data size, never of the thread
- * count. Partial sums are in double. Matrix products go to OpenBLAS's sgemm,
- * called from outside any parallel region so it can use its own threads; the
- * batch loops around it are serial.
+ * count. Partial sums are in double.
  *
- * The convolution's own loops (im2col, col2im, bias) are serial on purpose:
- * an OpenMP region between two sgemm calls leaves OpenMP's worker spinning
- * (libgomp's default wait policy) on the core OpenBLAS's worker needs, and
- * the convolutions then ran at 0.1-0.3 of their sgemm calls' speed instead
- * of 0.6-0.8 (bench/ops, 2-core EPYC, OpenBLAS 0.3.21 pthreads). */
+ * Convolutions run in parallel over the images of a batch, each image's
+ * matrix products a single-threaded OpenBLAS sgemm on its thread with its
+ * own im2col scratch. OpenBLAS is therefore held to one thread (set once,
+ * see blas_single_thread): its own pthread pool and OpenMP's competed for
+ * the two cores between layers, and its rounding changed with its thread
+ * count (bench/ops, issue #5: 54-59 ms against 91 ms per block, and the
+ * same bits whatever OMP_NUM_THREADS). The weight gradient sums over
+ * images: each of CONV_SLICES fixed slices of the batch sums its images in
+ * order into its own partial, and the partials are added in slice order,
+ * so the sum does not depend on the thread count either. */
 #include "worldmodel/ops.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Below this many elements a loop runs on one thread: waking the team costs
@@ -37,8 +42,25 @@ int conv2d_out_size(int n, int K, int stride, int pad) {
     return (n + 2 * pad - K) / stride + 1;
 }
 
-size_t conv2d_scratch_floats(int Ci, int H, int W, int K, int stride, int pad) {
+/* One slice's scratch: its im2col buffer, then its weight-gradient partial. */
+static size_t cols_floats(int Ci, int H, int W, int K, int stride, int pad) {
     return (size_t)Ci * K * K * conv2d_out_size(H, K, stride, pad) * conv2d_out_size(W, K, stride, pad);
+}
+
+size_t conv2d_scratch_floats(int Ci, int H, int W, int Co, int K, int stride, int pad) {
+    return CONV_SLICES * (cols_floats(Ci, H, W, K, stride, pad) + (size_t)Co * Ci * K * K);
+}
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void set_blas_single_thread(void) { openblas_set_num_threads(1); }
+/* OpenBLAS's thread count is process-wide; every sgemm here assumes one. */
+static void blas_single_thread(void) { pthread_once(&blas_once, set_blas_single_thread); }
+
+/* Threads for a loop over `items` independent convolution images. */
+static int conv_threads(int items) {
+    int t = omp_get_max_threads();
+    if (t > CONV_SLICES) t = CONV_SLICES;
+    return t < items ? t : items < 1 ? 1 : items;
 }
 
 /* The output columns ow whose input column ow*stride - pad + kw lies inside
@@ -112,22 +134,23 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
                     int K, int stride, int pad, float *scratch) {
     const int Ho = conv2d_out_size(H, K, stride, pad), Wo = conv2d_out_size(W, K, stride, pad);
     const int P = Ho * Wo, R = Ci * K * K;
+    const size_t slice = conv2d_scratch_floats(Ci, H, W, Co, K, stride, pad) / CONV_SLICES;
+    blas_single_thread();
+#pragma omp parallel for schedule(static) num_threads(conv_threads(B))
     for (int bi = 0; bi < B; bi++) {
         const float *x = inp + (size_t)bi * Ci * H * W;
         const float *cols = x;
+        float *mine = scratch + (size_t)omp_get_thread_num() * slice;
         if (!conv_is_pointwise(K, stride, pad)) {
-            im2col(scratch, x, Ci, H, W, K, stride, pad, Ho, Wo);
-            cols = scratch;
+            im2col(mine, x, Ci, H, W, K, stride, pad, Ho, Wo);
+            cols = mine;
         }
         /* out_b (Co, P) = w (Co, R) cols (R, P) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, R, 1.0f, w, R, cols, P, 0.0f,
-                    out + (size_t)bi * Co * P, P);
-    }
-    if (!b) return;
-    for (int bc = 0; bc < B * Co; bc++) {
-        float *o = out + (size_t)bc * P;
-        const float bias = b[bc % Co];
-        for (int p = 0; p < P; p++) o[p] += bias;
+        float *o = out + (size_t)bi * Co * P;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, P, R, 1.0f, w, R, cols, P, 0.0f, o, P);
+        if (b)
+            for (int co = 0; co < Co; co++)
+                for (int p = 0; p < P; p++) o[(size_t)co * P + p] += b[co];
     }
 }
 
@@ -136,6 +159,8 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
     const int Ho = conv2d_out_size(H, K, stride, pad), Wo = conv2d_out_size(W, K, stride, pad);
     const int P = Ho * Wo, R = Ci * K * K;
     const int pointwise = conv_is_pointwise(K, stride, pad);
+    const size_t ncols = cols_floats(Ci, H, W, K, stride, pad), slice = ncols + (size_t)Co * R;
+    blas_single_thread();
     if (db) {
         for (int co = 0; co < Co; co++) {
             double s = 0.0;
@@ -146,29 +171,44 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
             db[co] += (float)s;
         }
     }
-    for (int bi = 0; bi < B; bi++) {
-        const float *x = inp + (size_t)bi * Ci * H * W;
-        const float *g = dout + (size_t)bi * Co * P;
-        if (dw) {
-            const float *cols = x;
-            if (!pointwise) {
-                im2col(scratch, x, Ci, H, W, K, stride, pad, Ho, Wo);
-                cols = scratch;
+    /* Slice s owns images [s B / CONV_SLICES, (s + 1) B / CONV_SLICES) and
+     * its part of scratch: im2col columns, then its dw partial. */
+#pragma omp parallel for schedule(static) num_threads(conv_threads(B))
+    for (int s = 0; s < CONV_SLICES; s++) {
+        float *cols_buf = scratch + (size_t)s * slice, *dw_part = cols_buf + ncols;
+        int first = (int)((long)s * B / CONV_SLICES), last = (int)((long)(s + 1) * B / CONV_SLICES);
+        if (dw && first < last) memset(dw_part, 0, (size_t)Co * R * sizeof *dw_part);
+        for (int bi = first; bi < last; bi++) {
+            const float *x = inp + (size_t)bi * Ci * H * W;
+            const float *g = dout + (size_t)bi * Co * P;
+            if (dw) {
+                const float *cols = x;
+                if (!pointwise) {
+                    im2col(cols_buf, x, Ci, H, W, K, stride, pad, Ho, Wo);
+                    cols = cols_buf;
+                }
+                /* dw_part (Co, R) += dout_b (Co, P) cols^T (P, R) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, R, P, 1.0f, g, P, cols, P, 1.0f, dw_part, R);
             }
-            /* dw (Co, R) += dout_b (Co, P) cols^T (P, R) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, R, P, 1.0f, g, P, cols, P, 1.0f, dw, R);
-        }
-        if (dinp) {
-            float *dx = dinp + (size_t)bi * Ci * H * W;
-            /* dcols (R, P) = w^T (R, Co) dout_b (Co, P), added straight into
-             * dinp when im2col is the identity, else through col2im. */
-            if (pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, P, Co, 1.0f, w, R, g, P, 1.0f, dx, P);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, P, Co, 1.0f, w, R, g, P, 0.0f, scratch, P);
-                col2im_add(dx, scratch, Ci, H, W, K, stride, pad, Ho, Wo);
+            if (dinp) {
+                float *dx = dinp + (size_t)bi * Ci * H * W;
+                /* dcols (R, P) = w^T (R, Co) dout_b (Co, P), added straight into
+                 * dinp when im2col is the identity, else through col2im. */
+                if (pointwise) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, P, Co, 1.0f, w, R, g, P, 1.0f, dx, P);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, P, Co, 1.0f, w, R, g, P, 0.0f, cols_buf, P);
+                    col2im_add(dx, cols_buf, Ci, H, W, K, stride, pad, Ho, Wo);
+                }
             }
         }
+    }
+    if (!dw) return;
+    const size_t n = (size_t)Co * R;
+    for (int s = 0; s < CONV_SLICES; s++) {
+        const float *part = scratch + (size_t)s * slice + ncols;
+        if ((long)s * B / CONV_SLICES == (long)(s + 1) * B / CONV_SLICES) continue;
+        for (size_t i = 0; i < n; i++) dw[i] += part[i];
     }
 }
 
@@ -304,6 +344,7 @@ void silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
 /* ---- linear ---------------------------------------------------------------- */
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int B, int Ci, int Co) {
+    blas_single_thread();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, Co, Ci, 1.0f, inp, Ci, w, Ci, 0.0f, out, Co);
     if (!b) return;
 #pragma omp parallel for schedule(static) if ((size_t)B * Co >= PAR_MIN)
@@ -314,6 +355,7 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int B,
                      int Ci, int Co) {
     /* dinp (B, Ci) += dout (B, Co) w (Co, Ci); dw (Co, Ci) += dout^T inp */
+    blas_single_thread();
     if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ci, Co, 1.0f, dout, Co, w, Ci, 1.0f, dinp, Ci);
     if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, Ci, B, 1.0f, dout, Co, inp, Ci, 1.0f, dw, Ci);
     if (db) {

@@ -15,12 +15,11 @@
  * *_scratch_floats functions and passed in. Work is spread over threads
  * with OpenMP; results do not depend on the OpenMP thread count (every
  * output element has one fixed order of operations; long sums are split
- * into slices fixed by the data size, added in order, in double). Matrix
- * products are OpenBLAS sgemm calls, made outside parallel regions so
- * OpenBLAS uses its own threads; the batch loops around them are serial.
- * OpenBLAS's own thread count (OPENBLAS_NUM_THREADS, default: the cores)
- * does change sgemm's rounding, so conv2d and linear results are the same
- * bits only for the same OpenBLAS thread count (bench/ops measures it).
+ * into slices fixed by the data size, added in order, in double).
+ * Convolutions run one image per thread, each with a single-threaded
+ * OpenBLAS sgemm: the ops set OpenBLAS to one thread, once, for the whole
+ * process, so its pool never competes with OpenMP's and its rounding
+ * never changes with its thread count.
  * Shapes are the caller's to check: the ops assume valid ones.
  *
  * Usage (one conv layer of a training step):
@@ -37,9 +36,12 @@
 /* Output side of a convolution: (n + 2 pad - K) / stride + 1; 0 when the
  * kernel does not fit in the padded input. */
 int conv2d_out_size(int n, int K, int stride, int pad);
-/* Floats of scratch conv2d_forward/backward need for one image (im2col):
- * Ci K² Ho Wo. Batches reuse it image by image. */
-size_t conv2d_scratch_floats(int Ci, int H, int W, int K, int stride, int pad);
+/* Convolutions split a batch into CONV_SLICES fixed slices (at most that
+ * many threads); each slice has its own scratch. */
+#define CONV_SLICES 8
+/* Floats of scratch conv2d_forward/backward need, whatever the batch:
+ * CONV_SLICES x (im2col's Ci K² Ho Wo + the weight gradient's Co Ci K²). */
+size_t conv2d_scratch_floats(int Ci, int H, int W, int Co, int K, int stride, int pad);
 
 /* out (B, Co, Ho, Wo) = conv(inp (B, Ci, H, W), w (Co, Ci, K, K)) + b (Co, or NULL),
  * zero padding pad on every side. */
