@@ -1,0 +1,552 @@
+/* dynamics_model.c — the dynamics transformer's CPU path (see
+ * dynamics_model.h for the layout, the targets and the file format).
+ *
+ * Dimensions as in dynamics_model.h: B windows, F frames, P image tokens,
+ * K slots, S slot features, A action features, L = 1 + K + P, T = F L,
+ * N = B T rows, C channels, NH heads, hs head size, V vocabulary.
+ *
+ * Layers come from ops.h (linear, AdamW, clipping) and transformer_ops.h
+ * (RMSNorm, GELU, embeddings, attention, cross-entropy); both add into
+ * gradients, so the backward pass zeroes each gradient buffer before the
+ * layer that fills it. The only loops here are elementwise (residual
+ * adds, assembling the input rows), each output written by one thread, so
+ * results do not depend on the OpenMP thread count. */
+#include "worldmodel/dynamics_model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "worldmodel/transformer_ops.h"
+
+/* Below this many elements an elementwise loop runs on one thread. */
+#define PAR_MIN 32768
+#define INIT_SD 0.02
+#define MAX_BATCH 4096
+#define MAX_ARENA_BYTES (UINT64_C(1) << 36) /* 64 GiB */
+
+/* Programming errors (bad shapes or ids from the caller) abort: they are
+ * bugs, not input to report. */
+static void require(int ok, const char *what) {
+    if (ok) return;
+    fprintf(stderr, "dynamics: %s\n", what);
+    abort();
+}
+
+dynamics_config dynamics_config_default(void) {
+    return (dynamics_config){.vocab = 1024, .frame_tokens = 128, .frames = 6, .slots = 4, .slot_dim = 8,
+                             .action_dim = 4, .layers = 6, .channels = 256, .heads = 4};
+}
+
+dynamics_train_params dynamics_train_params_default(void) {
+    return (dynamics_train_params){
+        .adamw = {.lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f},
+        .clip_norm = 1.0f};
+}
+
+int dynamics_frame_positions(const dynamics_config *cfg) { return 1 + cfg->slots + cfg->frame_tokens; }
+int dynamics_positions(const dynamics_config *cfg) { return cfg->frames * dynamics_frame_positions(cfg); }
+
+int dynamics_config_check(const dynamics_config *cfg, wm_error *err) {
+    const dynamics_config *c = cfg;
+    if (c->vocab < 2 || c->vocab > 65536) return wm_fail(err, "dynamics: vocab %d outside [2, 65536]", c->vocab);
+    if (c->frame_tokens < 1 || c->frame_tokens > 4096)
+        return wm_fail(err, "dynamics: frame_tokens %d outside [1, 4096]", c->frame_tokens);
+    if (c->frames < 1 || c->frames > 64) return wm_fail(err, "dynamics: frames %d outside [1, 64]", c->frames);
+    if (c->slots < 0 || c->slots > 64) return wm_fail(err, "dynamics: slots %d outside [0, 64]", c->slots);
+    if (c->slot_dim < 1 || c->slot_dim > 256)
+        return wm_fail(err, "dynamics: slot_dim %d outside [1, 256]", c->slot_dim);
+    if (c->action_dim < 1 || c->action_dim > 64)
+        return wm_fail(err, "dynamics: action_dim %d outside [1, 64]", c->action_dim);
+    if (c->layers < 1 || c->layers > DYNAMICS_MAX_LAYERS)
+        return wm_fail(err, "dynamics: layers %d outside [1, %d]", c->layers, DYNAMICS_MAX_LAYERS);
+    if (c->channels < 1 || c->channels > 4096)
+        return wm_fail(err, "dynamics: channels %d outside [1, 4096]", c->channels);
+    if (c->heads < 1 || c->heads > c->channels || c->channels % c->heads)
+        return wm_fail(err, "dynamics: heads %d is not a divisor of channels %d", c->heads, c->channels);
+    const long L = 1L + c->slots + c->frame_tokens, T = c->frames * L;
+    if (T > DYNAMICS_MAX_POSITIONS)
+        return wm_fail(err,
+                       "dynamics: %d frames of %ld positions (1 action + %d slots + %d image tokens) make %ld, over %d",
+                       c->frames, L, c->slots, c->frame_tokens, T, DYNAMICS_MAX_POSITIONS);
+    return 0;
+}
+
+void dynamics_ar_targets(const dynamics_config *cfg, const int *tokens, int B, int *targets) {
+    const int F = cfg->frames, P = cfg->frame_tokens, K = cfg->slots, L = dynamics_frame_positions(cfg);
+    const int T = F * L;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            /* position t + 1 is image token j of frame f when j = i - 1 - K >= 0 */
+            const int next = t + 1, f = next / L, j = next % L - 1 - K;
+            targets[(size_t)b * T + t] = next < T && j >= 0 ? tokens[((size_t)b * F + f) * P + j] : -1;
+        }
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+/* Appends a tensor to the table; returns its offset in the parameter block. */
+static size_t add_tensor(dynamics_model *dm, const char *name, int rank, int d0, int d1) {
+    ckpt_tensor *t = &dm->tensors[dm->n_tensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rank = rank, t->dims[0] = d0, t->dims[1] = rank > 1 ? d1 : 0;
+    const size_t off = dm->n_params;
+    dm->n_params += ckpt_tensor_floats(t);
+    return off;
+}
+
+static void build(dynamics_model *dm) {
+    const dynamics_config *c = &dm->cfg;
+    const int C = c->channels;
+    dm->tok_emb = add_tensor(dm, "tok_emb", 2, c->vocab + 1, C);
+    dm->act_w = add_tensor(dm, "act.w", 2, C, c->action_dim);
+    if (c->slots) dm->slot_w = add_tensor(dm, "slot.w", 2, C, c->slot_dim);
+    dm->pos_emb = add_tensor(dm, "pos_emb", 2, dm->L, C);
+    dm->frame_emb = add_tensor(dm, "frame_emb", 2, c->frames, C);
+    for (int l = 0; l < c->layers; l++) {
+        dynamics_layer *ly = &dm->layer[l];
+        char name[CKPT_NAME_LEN];
+#define BLK(field, suffix, rank, d0, d1) \
+    (snprintf(name, sizeof name, "blk.%d.%s", l, suffix), ly->field = add_tensor(dm, name, rank, d0, d1))
+        BLK(ln1_w, "ln1.w", 1, C, 0);
+        BLK(qkv_w, "attn.qkv.w", 2, 3 * C, C);
+        BLK(attn_proj_w, "attn.proj.w", 2, C, C);
+        BLK(ln2_w, "ln2.w", 1, C, 0);
+        BLK(fc_w, "mlp.fc.w", 2, 4 * C, C);
+        BLK(fc_proj_w, "mlp.proj.w", 2, C, 4 * C);
+#undef BLK
+    }
+    dm->lnf_w = add_tensor(dm, "ln_f.w", 1, C, 0);
+    dm->head_w = add_tensor(dm, "head.w", 2, c->vocab, C);
+}
+
+static void init_params(dynamics_model *dm, uint64_t seed) {
+    wm_rng rng;
+    rng_init(&rng, seed);
+    const double resid_sd = INIT_SD / sqrt(2.0 * dm->cfg.layers);
+    for (int i = 0; i < dm->n_tensors; i++) {
+        const ckpt_tensor *t = &dm->tensors[i];
+        const size_t n = ckpt_tensor_floats(t);
+        const size_t len = strlen(t->name);
+        const int resid = len > 7 && !strcmp(t->name + len - 7, ".proj.w"); /* attn.proj.w, mlp.proj.w */
+        for (size_t j = 0; j < n; j++)
+            t->data[j] = t->rank == 1 ? 1.0f : (float)((resid ? resid_sd : INIT_SD) * rng_normal(&rng));
+    }
+}
+
+/* Floats of the activation arena for B windows (the layout of
+ * dynamics_init). */
+static size_t arena_floats(const dynamics_config *c, int T, size_t B) {
+    const size_t C = (size_t)c->channels, N = B * T, maps = B * c->heads * (size_t)T * T, F = (size_t)c->frames;
+    const size_t per_layer = 18 * N * C + 2 * N + maps; /* 16 N C of activations, 2 N C of KV cache */
+    return (size_t)c->layers * per_layer + 2 * N * C + N       /* res_out, lnf, rstdf */
+           + 3 * N * (size_t)c->vocab + N                      /* logits, probs, dlogits, losses */
+           + B * F * C * (1 + (size_t)c->slots + c->frame_tokens) /* emb_act, emb_slot, emb_img */
+           + B * F * (size_t)c->action_dim + B * F * c->slots * (size_t)c->slot_dim
+           + 2 * N * C + 3 * N * C + 8 * N * C + 2 * maps;     /* dres, dln, dqkv, dfc, dfc_gelu, datt, dpreatt */
+}
+
+int dynamics_init(dynamics_model *dm, const dynamics_config *cfg, int max_batch, uint64_t seed, wm_error *err) {
+    memset(dm, 0, sizeof *dm);
+    if (dynamics_config_check(cfg, err)) return -1;
+    if (max_batch < 1 || max_batch > MAX_BATCH)
+        return wm_fail(err, "dynamics: batch %d outside [1, %d]", max_batch, MAX_BATCH);
+    dm->cfg = *cfg;
+    dm->max_batch = max_batch;
+    dm->L = dynamics_frame_positions(cfg), dm->T = dynamics_positions(cfg);
+    const int L = dm->L, T = dm->T;
+    const size_t B = (size_t)max_batch, C = (size_t)cfg->channels, N = B * T, F = (size_t)cfg->frames;
+    const size_t K = (size_t)cfg->slots, P = (size_t)cfg->frame_tokens, V = (size_t)cfg->vocab;
+    const size_t total = arena_floats(cfg, T, B);
+    if ((double)total * sizeof(float) > (double)MAX_ARENA_BYTES)
+        return wm_fail(err, "dynamics: batch %d needs %.1f GiB of activations, over the 64 GiB limit", max_batch,
+                       (double)total * sizeof(float) / (1 << 30));
+
+    build(dm);
+    /* Parameters, gradients and both moments: one allocation, four slices. */
+    dm->params = CALLOC_CHECK(4 * dm->n_params, sizeof(float));
+    dm->grads = dm->params + dm->n_params, dm->m = dm->grads + dm->n_params, dm->v = dm->m + dm->n_params;
+    ckpt_tensors_layout(dm->tensors, dm->n_tensors, dm->params);
+
+    dm->arena_floats = total;
+    float *p = CALLOC_CHECK(total, sizeof(float));
+    const size_t maps = B * cfg->heads * (size_t)T * T;
+#define TAKE(ptr, n) ((ptr) = p, p += (n))
+    for (int l = 0; l < cfg->layers; l++) {
+        dynamics_layer_acts *a = &dm->act[l];
+        TAKE(a->res_in, N * C), TAKE(a->ln1, N * C), TAKE(a->rstd1, N), TAKE(a->qkv, 3 * N * C);
+        TAKE(a->att, maps), TAKE(a->atty, N * C), TAKE(a->res_mid, N * C), TAKE(a->ln2, N * C);
+        TAKE(a->rstd2, N), TAKE(a->fc, 4 * N * C), TAKE(a->fc_gelu, 4 * N * C);
+        TAKE(a->kcache, N * C), TAKE(a->vcache, N * C);
+    }
+    TAKE(dm->res_out, N * C), TAKE(dm->lnf, N * C), TAKE(dm->rstdf, N);
+    TAKE(dm->logits, N * V), TAKE(dm->probs, N * V), TAKE(dm->dlogits, N * V), TAKE(dm->losses, N);
+    TAKE(dm->emb_act, B * F * C), TAKE(dm->emb_slot, B * F * K * C), TAKE(dm->emb_img, B * F * P * C);
+    TAKE(dm->actions_in, B * F * cfg->action_dim), TAKE(dm->slots_in, B * F * K * cfg->slot_dim);
+    TAKE(dm->dres, N * C), TAKE(dm->dln, N * C), TAKE(dm->dqkv, 3 * N * C);
+    TAKE(dm->dfc, 4 * N * C), TAKE(dm->dfc_gelu, 4 * N * C);
+    TAKE(dm->datt, maps), TAKE(dm->dpreatt, maps);
+#undef TAKE
+    require((size_t)(p - dm->act[0].res_in) == total, "arena layout and size disagree");
+
+    int *ip = CALLOC_CHECK(B * F * P + 3 * N, sizeof(int));
+    dm->tokens_in = ip, ip += B * F * P;
+    dm->targets_in = ip, ip += N;
+    dm->pos_ids = ip, ip += N;
+    dm->frame_ids = ip;
+    for (size_t n = 0; n < N; n++) dm->pos_ids[n] = (int)(n % T % L), dm->frame_ids[n] = (int)(n % T / L);
+    dm->candidates = CALLOC_CHECK(V, sizeof *dm->candidates);
+    init_params(dm, seed);
+    return 0;
+}
+
+void dynamics_free(dynamics_model *dm) {
+    free(dm->params);
+    free(dm->act[0].res_in);
+    free(dm->tokens_in);
+    free(dm->candidates);
+    memset(dm, 0, sizeof *dm);
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+static void add_into(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* Copies the inputs of B windows into the arena, checking the ids. */
+static void take_inputs(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B) {
+    const dynamics_config *c = &dm->cfg;
+    const size_t BF = (size_t)B * c->frames, n_tok = BF * c->frame_tokens, n_slot = BF * c->slots * c->slot_dim;
+    for (size_t i = 0; i < n_tok; i++) require(tokens[i] >= 0 && tokens[i] <= c->vocab, "token id outside [0, V]");
+    memcpy(dm->tokens_in, tokens, n_tok * sizeof *tokens);
+    memcpy(dm->actions_in, actions, BF * c->action_dim * sizeof *actions);
+    if (slots) memcpy(dm->slots_in, slots, n_slot * sizeof *slots);
+    else memset(dm->slots_in, 0, n_slot * sizeof *dm->slots_in);
+}
+
+/* The input rows x (B, T, C) from the inputs in the arena: each position's
+ * own embedding (action, slot or image token), plus its position and frame
+ * embeddings. */
+static void embed_forward(dynamics_model *dm, int B, float *x) {
+    const dynamics_config *c = &dm->cfg;
+    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, L = dm->L, T = dm->T;
+    const float *W = dm->params;
+    linear_forward(dm->emb_act, dm->actions_in, W + dm->act_w, NULL, B * F, c->action_dim, C);
+    if (K) linear_forward(dm->emb_slot, dm->slots_in, W + dm->slot_w, NULL, B * F * K, c->slot_dim, C);
+    embedding_forward(dm->emb_img, dm->tokens_in, W + dm->tok_emb, B * F * P, C);
+    const int N = B * T;
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const int b = n / T, t = n % T, f = t / L, i = t % L;
+        const size_t bf = (size_t)b * F + f;
+        const float *e = i == 0   ? dm->emb_act + bf * C
+                         : i <= K ? dm->emb_slot + (bf * K + i - 1) * C
+                                  : dm->emb_img + (bf * P + i - 1 - K) * C;
+        const float *pe = W + dm->pos_emb + (size_t)i * C, *fe = W + dm->frame_emb + (size_t)f * C;
+        float *o = x + (size_t)n * C;
+        for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
+    }
+}
+
+float dynamics_forward(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B,
+                       int block, const int *targets) {
+    const dynamics_config *c = &dm->cfg;
+    require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
+    require(block >= 1, "attention block below 1");
+    const int C = c->channels, NH = c->heads, V = c->vocab, T = dm->T, N = B * T;
+    const size_t NC = (size_t)N * C;
+    const float *W = dm->params;
+    take_inputs(dm, tokens, actions, slots, B);
+    embed_forward(dm, B, dm->act[0].res_in);
+    for (int l = 0; l < c->layers; l++) {
+        const dynamics_layer *ly = &dm->layer[l];
+        dynamics_layer_acts *a = &dm->act[l];
+        float *out = l + 1 < c->layers ? dm->act[l + 1].res_in : dm->res_out;
+        rmsnorm_forward(a->ln1, a->rstd1, a->res_in, W + ly->ln1_w, N, C);
+        linear_forward(a->qkv, a->ln1, W + ly->qkv_w, NULL, N, C, 3 * C);
+        attention_forward(a->atty, NULL, a->att, a->qkv, B, T, C, NH, block);
+        linear_forward(a->res_mid, a->atty, W + ly->attn_proj_w, NULL, N, C, C);
+        add_into(a->res_mid, a->res_in, NC);
+        rmsnorm_forward(a->ln2, a->rstd2, a->res_mid, W + ly->ln2_w, N, C);
+        linear_forward(a->fc, a->ln2, W + ly->fc_w, NULL, N, C, 4 * C);
+        gelu_forward(a->fc_gelu, a->fc, 4 * NC);
+        linear_forward(out, a->fc_gelu, W + ly->fc_proj_w, NULL, N, 4 * C, C);
+        add_into(out, a->res_mid, NC);
+    }
+    rmsnorm_forward(dm->lnf, dm->rstdf, dm->res_out, W + dm->lnf_w, N, C);
+    linear_forward(dm->logits, dm->lnf, W + dm->head_w, NULL, N, C, V);
+    dm->batch = B, dm->block = block, dm->has_targets = targets != NULL;
+    if (!targets) return 0.0f;
+    for (int n = 0; n < N; n++) require(targets[n] >= -1 && targets[n] < V, "target outside [-1, V)");
+    memcpy(dm->targets_in, targets, (size_t)N * sizeof *targets);
+    return crossentropy_forward(dm->losses, dm->probs, dm->logits, dm->targets_in, N, V);
+}
+
+/* ---- backward ----------------------------------------------------------------- */
+
+/* From the gradient of the input rows dx (B, T, C) into the embedding
+ * tables and the two projections. */
+static void embed_backward(dynamics_model *dm, int B, const float *dx) {
+    const dynamics_config *c = &dm->cfg;
+    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, L = dm->L, T = dm->T, N = B * T;
+    float *G = dm->grads;
+    embedding_backward(G + dm->pos_emb, dx, dm->pos_ids, N, C);
+    embedding_backward(G + dm->frame_emb, dx, dm->frame_ids, N, C);
+    /* Each row's gradient back to the buffer its embedding came from. */
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        const int b = n / T, t = n % T, f = t / L, i = t % L;
+        const size_t bf = (size_t)b * F + f;
+        float *e = i == 0   ? dm->emb_act + bf * C
+                   : i <= K ? dm->emb_slot + (bf * K + i - 1) * C
+                            : dm->emb_img + (bf * P + i - 1 - K) * C;
+        memcpy(e, dx + (size_t)n * C, (size_t)C * sizeof *e);
+    }
+    linear_backward(NULL, G + dm->act_w, NULL, dm->emb_act, dm->actions_in, dm->params + dm->act_w, B * F,
+                    c->action_dim, C);
+    if (K)
+        linear_backward(NULL, G + dm->slot_w, NULL, dm->emb_slot, dm->slots_in, dm->params + dm->slot_w, B * F * K,
+                        c->slot_dim, C);
+    embedding_backward(G + dm->tok_emb, dm->emb_img, dm->tokens_in, B * F * P, C);
+}
+
+void dynamics_backward(dynamics_model *dm) {
+    require(dm->has_targets, "dynamics_backward needs a forward pass with targets");
+    const dynamics_config *c = &dm->cfg;
+    const int B = dm->batch, C = c->channels, NH = c->heads, V = c->vocab, T = dm->T, N = B * T;
+    const size_t NC = (size_t)N * C;
+    const float *W = dm->params;
+    float *G = dm->grads;
+    memset(G, 0, dm->n_params * sizeof *G);
+
+    const int counted = crossentropy_counted(dm->targets_in, N);
+    memset(dm->dlogits, 0, (size_t)N * V * sizeof *dm->dlogits);
+    crossentropy_softmax_backward(dm->dlogits, dm->probs, dm->targets_in, counted ? 1.0f / (float)counted : 0.0f, N,
+                                  V);
+    memset(dm->dln, 0, NC * sizeof *dm->dln);
+    linear_backward(dm->dln, G + dm->head_w, NULL, dm->dlogits, dm->lnf, W + dm->head_w, N, C, V);
+    memset(dm->dres, 0, NC * sizeof *dm->dres);
+    rmsnorm_backward(dm->dres, G + dm->lnf_w, dm->dln, dm->res_out, dm->rstdf, W + dm->lnf_w, N, C);
+
+    /* dres holds the gradient of a block's output; each residual branch
+     * adds its input's gradient into it, leaving the block input's. */
+    for (int l = c->layers - 1; l >= 0; l--) {
+        const dynamics_layer *ly = &dm->layer[l];
+        const dynamics_layer_acts *a = &dm->act[l];
+        /* out = res_mid + mlp.proj(gelu(mlp.fc(ln2(res_mid)))) */
+        memset(dm->dfc_gelu, 0, 4 * NC * sizeof(float));
+        linear_backward(dm->dfc_gelu, G + ly->fc_proj_w, NULL, dm->dres, a->fc_gelu, W + ly->fc_proj_w, N, 4 * C, C);
+        memset(dm->dfc, 0, 4 * NC * sizeof(float));
+        gelu_backward(dm->dfc, dm->dfc_gelu, a->fc, 4 * NC);
+        memset(dm->dln, 0, NC * sizeof(float));
+        linear_backward(dm->dln, G + ly->fc_w, NULL, dm->dfc, a->ln2, W + ly->fc_w, N, C, 4 * C);
+        rmsnorm_backward(dm->dres, G + ly->ln2_w, dm->dln, a->res_mid, a->rstd2, W + ly->ln2_w, N, C);
+        /* res_mid = res_in + attn.proj(attention(attn.qkv(ln1(res_in)))); dln carries d atty */
+        memset(dm->dln, 0, NC * sizeof(float));
+        linear_backward(dm->dln, G + ly->attn_proj_w, NULL, dm->dres, a->atty, W + ly->attn_proj_w, N, C, C);
+        memset(dm->dqkv, 0, 3 * NC * sizeof(float));
+        attention_backward(dm->dqkv, dm->dpreatt, dm->datt, dm->dln, a->qkv, a->att, B, T, C, NH, dm->block);
+        memset(dm->dln, 0, NC * sizeof(float));
+        linear_backward(dm->dln, G + ly->qkv_w, NULL, dm->dqkv, a->ln1, W + ly->qkv_w, N, C, 3 * C);
+        rmsnorm_backward(dm->dres, G + ly->ln1_w, dm->dln, a->res_in, a->rstd1, W + ly->ln1_w, N, C);
+    }
+    embed_backward(dm, B, dm->dres);
+}
+
+float dynamics_train_step(dynamics_model *dm, const int *tokens, const float *actions, const float *slots,
+                          const int *targets, int B, int block, const dynamics_train_params *hp, float lr, int step,
+                          dynamics_step_stats *stats) {
+    const dynamics_train_params def = dynamics_train_params_default();
+    if (!hp) hp = &def;
+    require(targets != NULL, "a training step needs targets");
+    dynamics_step_stats st = {0};
+    st.loss = dynamics_forward(dm, tokens, actions, slots, B, block, targets);
+    dynamics_backward(dm);
+    if (hp->clip_norm > 0) {
+        st.grad_norm = grad_clip_norm(dm->grads, dm->n_params, hp->clip_norm);
+    } else {
+        double ss = 0.0;
+        for (size_t i = 0; i < dm->n_params; i++) ss += (double)dm->grads[i] * dm->grads[i];
+        st.grad_norm = (float)sqrt(ss);
+    }
+    st.skipped = !isfinite(st.grad_norm);
+    if (!st.skipped) {
+        /* Tensor by tensor: decay on the rank-2 ones only. */
+        adamw_params a = hp->adamw;
+        a.lr = lr;
+        for (int i = 0; i < dm->n_tensors; i++) {
+            const ckpt_tensor *t = &dm->tensors[i];
+            const size_t off = (size_t)(t->data - dm->params);
+            a.weight_decay = t->rank == 2 ? hp->adamw.weight_decay : 0.0f;
+            adamw_update(dm->params + off, dm->grads + off, dm->m + off, dm->v + off, ckpt_tensor_floats(t), &a, step);
+        }
+    }
+    if (stats) *stats = st;
+    return st.loss;
+}
+
+/* ---- generation ----------------------------------------------------------------- */
+
+/* The blocks over Tn new positions t0 .. t0+Tn-1 of B windows whose earlier
+ * positions are in the KV caches: x (B, Tn, C) in, the last block's output
+ * out, in place. Scratch: layer 0's activation buffers. */
+static void cached_blocks(dynamics_model *dm, int B, int t0, int Tn, float *x) {
+    const dynamics_config *c = &dm->cfg;
+    const int C = c->channels, NH = c->heads, T = dm->T, N = B * Tn;
+    const size_t NC = (size_t)N * C;
+    const float *W = dm->params;
+    const dynamics_layer_acts *s = &dm->act[0];
+    for (int l = 0; l < c->layers; l++) {
+        const dynamics_layer *ly = &dm->layer[l];
+        const dynamics_layer_acts *a = &dm->act[l];
+        rmsnorm_forward(s->ln1, s->rstd1, x, W + ly->ln1_w, N, C);
+        linear_forward(s->qkv, s->ln1, W + ly->qkv_w, NULL, N, C, 3 * C);
+        attention_cache_write(a->kcache, a->vcache, s->qkv, B, t0, Tn, T, C, NH);
+        attention_forward_cached(s->atty, s->att, s->qkv, a->kcache, a->vcache, B, t0, Tn, T, C, NH, 1);
+        linear_forward(s->res_mid, s->atty, W + ly->attn_proj_w, NULL, N, C, C);
+        add_into(s->res_mid, x, NC);
+        rmsnorm_forward(s->ln2, s->rstd2, s->res_mid, W + ly->ln2_w, N, C);
+        linear_forward(s->fc, s->ln2, W + ly->fc_w, NULL, N, C, 4 * C);
+        gelu_forward(s->fc_gelu, s->fc, 4 * NC);
+        linear_forward(x, s->fc_gelu, W + ly->fc_proj_w, NULL, N, 4 * C, C);
+        add_into(x, s->res_mid, NC);
+    }
+}
+
+/* The logits (B, V) of the last of the Tn rows of each window in x (B, Tn, C). */
+static void last_logits(dynamics_model *dm, int B, int Tn, const float *x) {
+    const int C = dm->cfg.channels;
+    for (int b = 0; b < B; b++)
+        memcpy(dm->res_out + (size_t)b * C, x + ((size_t)b * Tn + Tn - 1) * C, (size_t)C * sizeof *x);
+    rmsnorm_forward(dm->lnf, dm->rstdf, dm->res_out, dm->params + dm->lnf_w, B, C);
+    linear_forward(dm->logits, dm->lnf, dm->params + dm->head_w, NULL, B, C, dm->cfg.vocab);
+}
+
+static int by_rank(const void *pa, const void *pb) {
+    const dynamics_candidate *a = pa, *b = pb;
+    if (a->value != b->value) return a->value > b->value ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* One token from a row of V logits (see dynamics_generate_frame). */
+static int sample_token(dynamics_model *dm, const float *logits, float temperature, int top_k, wm_rng *rng) {
+    const int V = dm->cfg.vocab;
+    if (!(temperature > 0.0f)) {
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (logits[v] > logits[best]) best = v;
+        return best;
+    }
+    dynamics_candidate *cand = dm->candidates;
+    for (int v = 0; v < V; v++) cand[v] = (dynamics_candidate){logits[v], v};
+    const int k = top_k <= 0 || top_k >= V ? V : top_k;
+    float mx = cand[0].value;
+    if (k < V) {
+        qsort(cand, (size_t)V, sizeof *cand, by_rank);
+        mx = cand[0].value;
+    } else {
+        for (int v = 1; v < V; v++)
+            if (cand[v].value > mx) mx = cand[v].value;
+    }
+    double sum = 0.0;
+    for (int i = 0; i < k; i++) sum += exp(((double)cand[i].value - mx) / temperature);
+    const double u = rng_uniform(rng) * sum;
+    double acc = 0.0;
+    for (int i = 0; i < k; i++) {
+        acc += exp(((double)cand[i].value - mx) / temperature);
+        if (u < acc) return cand[i].index;
+    }
+    return cand[k - 1].index; /* rounding left u at the very top */
+}
+
+void dynamics_generate_frame(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
+                             float temperature, int top_k, wm_rng *rng, int *out) {
+    const dynamics_config *c = &dm->cfg;
+    require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
+    require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
+    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
+    /* The window with the new frame's tokens masked (their embeddings are
+     * computed and never used), embedded as in training. */
+    for (int b = 0; b < B; b++) {
+        int *w = dm->tokens_in + (size_t)b * F * P;
+        for (size_t i = 0; i < (size_t)(F - 1) * P; i++) {
+            const int id = context[(size_t)b * (F - 1) * P + i];
+            require(id >= 0 && id <= V, "context token id outside [0, V]");
+            w[i] = id;
+        }
+        for (int j = 0; j < P; j++) w[(size_t)(F - 1) * P + j] = V;
+    }
+    const size_t BF = (size_t)B * F, n_slot = BF * K * c->slot_dim;
+    memcpy(dm->actions_in, actions, BF * c->action_dim * sizeof *actions);
+    if (slots) memcpy(dm->slots_in, slots, n_slot * sizeof *slots);
+    else memset(dm->slots_in, 0, n_slot * sizeof *dm->slots_in);
+    float *x = dm->act[0].res_in;
+    embed_forward(dm, B, x);
+
+    /* Prefill: positions 0 .. T0-1 (the context, then the new frame's action
+     * and slots), packed to (B, T0, C). */
+    const int T0 = (F - 1) * L + 1 + K;
+    for (int b = 1; b < B; b++)
+        memmove(x + (size_t)b * T0 * C, x + (size_t)b * T * C, (size_t)T0 * C * sizeof *x);
+    cached_blocks(dm, B, 0, T0, x);
+    last_logits(dm, B, T0, x);
+    const float *W = dm->params;
+    const float *fe = W + dm->frame_emb + (size_t)(F - 1) * C;
+    for (int j = 0; j < P; j++) {
+        for (int b = 0; b < B; b++)
+            out[(size_t)b * P + j] = sample_token(dm, dm->logits + (size_t)b * V, temperature, top_k, rng);
+        if (j == P - 1) break;
+        /* Token j enters at position T0 + j, embedded as embed_forward does. */
+        const float *pe = W + dm->pos_emb + (size_t)(1 + K + j) * C;
+        for (int b = 0; b < B; b++) {
+            const float *e = W + dm->tok_emb + (size_t)out[(size_t)b * P + j] * C;
+            float *o = x + (size_t)b * C;
+            for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
+        }
+        cached_blocks(dm, B, T0 + j, 1, x);
+        last_logits(dm, B, 1, x);
+    }
+    dm->has_targets = 0;
+}
+
+/* ---- checkpoints -------------------------------------------------------------------- */
+
+/* Header config slots of a dynamics model file. */
+enum { CFG_VOCAB, CFG_FRAME_TOKENS, CFG_FRAMES, CFG_SLOTS, CFG_SLOT_DIM, CFG_ACTION_DIM, CFG_LAYERS, CFG_CHANNELS,
+       CFG_HEADS, CFG_ARCH };
+
+int dynamics_save(const dynamics_model *dm, const char *path, uint64_t *checksum, wm_error *err) {
+    const dynamics_config *c = &dm->cfg;
+    int32_t config[CKPT_CONFIG_SLOTS] = {0};
+    config[CFG_VOCAB] = c->vocab, config[CFG_FRAME_TOKENS] = c->frame_tokens, config[CFG_FRAMES] = c->frames;
+    config[CFG_SLOTS] = c->slots, config[CFG_SLOT_DIM] = c->slot_dim, config[CFG_ACTION_DIM] = c->action_dim;
+    config[CFG_LAYERS] = c->layers, config[CFG_CHANNELS] = c->channels, config[CFG_HEADS] = c->heads;
+    config[CFG_ARCH] = DYNAMICS_ARCH;
+    return ckpt_write(path, CKPT_KIND_MODEL, CKPT_MODEL_DYNAMICS, config, dm->tensors, dm->n_tensors, checksum, err);
+}
+
+int dynamics_load(dynamics_model *dm, const char *path, int max_batch, wm_error *err) {
+    memset(dm, 0, sizeof *dm);
+    ckpt_info info;
+    if (ckpt_inspect(path, CKPT_KIND_MODEL, CKPT_MODEL_DYNAMICS, &info, err)) return -1;
+    const int32_t *k = info.config;
+    const dynamics_config c = {.vocab = k[CFG_VOCAB], .frame_tokens = k[CFG_FRAME_TOKENS], .frames = k[CFG_FRAMES],
+                               .slots = k[CFG_SLOTS], .slot_dim = k[CFG_SLOT_DIM], .action_dim = k[CFG_ACTION_DIM],
+                               .layers = k[CFG_LAYERS], .channels = k[CFG_CHANNELS], .heads = k[CFG_HEADS]};
+    const int arch = k[CFG_ARCH];
+    ckpt_info_free(&info);
+    if (arch != DYNAMICS_ARCH)
+        return wm_fail(err, "%s: dynamics architecture %d, but this wmsim builds architecture %d", path, arch,
+                       DYNAMICS_ARCH);
+    if (dynamics_init(dm, &c, max_batch, 0, err)) return wm_error_prefix(err, "%s: ", path);
+    if (ckpt_read(path, CKPT_KIND_MODEL, CKPT_MODEL_DYNAMICS, dm->tensors, dm->n_tensors, NULL, err)) {
+        dynamics_free(dm);
+        return -1;
+    }
+    return 0;
+}
