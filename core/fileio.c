@@ -113,3 +113,13 @@ uint64_t hash_fnv1a64(const void *data, size_t len) {
     for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
+
+int dir_create_parent(const char *path, wm_error *err) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
+    char dir[4096];
+    if ((size_t)(slash - path) >= sizeof dir) return wm_fail(err, "%s: path too long", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return dir_create(dir, err);
+}

@@ -32,6 +32,8 @@ void atomic_file_abort(atomic_file *af);
 
 /* mkdir -p; existing directories are fine. */
 int dir_create(const char *path, wm_error *err);
+/* dir_create of the folder holding path (a bare file name: nothing to do). */
+int dir_create_parent(const char *path, wm_error *err);
 
 /* FNV-1a, 64 bit: content hashes for scenarios and logs (not cryptographic). */
 uint64_t hash_fnv1a64(const void *data, size_t len);

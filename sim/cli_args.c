@@ -6,6 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_usage_error(void (*print_usage)(FILE *f), const char *fmt, const char *arg) {
+    fprintf(stderr, "wmsim: ");
+    fprintf(stderr, fmt, arg);
+    fputs("\n\n", stderr);
+    print_usage(stderr);
+    return 2;
+}
+
 int cli_wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
@@ -44,5 +52,25 @@ int cli_parse_size(const char *text, int *w, int *h) {
     long b = strtol(end + 1, &end2, 10);
     if (end2 == end + 1 || *end2 || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
     *w = (int)a, *h = (int)b;
+    return 0;
+}
+
+int cli_take_int_option(int argc, char **argv, int *i, const cli_int_option *opts, int n,
+                        void (*print_usage)(FILE *f)) {
+    if (*i + 1 >= argc) return 0;
+    for (int k = 0; k < n; k++) {
+        if (strcmp(argv[*i], opts[k].name) != 0) continue;
+        const char *v = argv[++*i];
+        long x;
+        if (cli_parse_long(v, opts[k].min, opts[k].max, &x)) {
+            fprintf(stderr, "wmsim: %s: expected an integer in [%ld, %ld], got '%s'\n\n", opts[k].name, opts[k].min,
+                    opts[k].max, v);
+            print_usage(stderr);
+            return 2;
+        }
+        *opts[k].value = (int)x;
+        if (opts[k].given) *opts[k].given = 1;
+        return 1;
+    }
     return 0;
 }

@@ -5,6 +5,11 @@
 #define WMSIM_CLI_ARGS_H
 
 #include <stdint.h>
+#include <stdio.h>
+
+/* "wmsim: " + fmt (with arg) on stderr, a blank line, the command's usage
+ * (print_usage(stderr)); returns 2, the exit status of bad usage. */
+int cli_usage_error(void (*print_usage)(FILE *f), const char *fmt, const char *arg);
 
 /* Whether --help or -h is among the arguments. */
 int cli_wants_help(int argc, char **argv);
@@ -16,5 +21,19 @@ int cli_parse_long(const char *text, long min, long max, long *out);
 int cli_parse_u64(const char *text, uint64_t *out);
 /* "WxH" (or "WXH"), each side in [1, 100000]. */
 int cli_parse_size(const char *text, int *w, int *h);
+
+/* An integer option: its name, where its value goes, its range, and (may
+ * be NULL) a flag set when it is given. */
+typedef struct {
+    const char *name;
+    int *value;
+    long min, max;
+    int *given;
+} cli_int_option;
+
+/* Takes argv[*i] (and its value) when it is one of opts: 1 taken, 0 not
+ * one of them, 2 a bad value (usage error printed, as cli_usage_error). */
+int cli_take_int_option(int argc, char **argv, int *i, const cli_int_option *opts, int n,
+                        void (*print_usage)(FILE *f));
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "core/check.h"
 #include "sim/cli_args.h"
+#include "sim/train_chart.h"
 #include "core/fileio.h"
 #include "datasets/frame_source.h"
 #include "render/image.h"
@@ -82,13 +83,7 @@ static void print_usage(FILE *f) {
             SHEET_FRAMES);
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "wmsim: ");
-    fprintf(stderr, fmt, arg);
-    fputs("\n\n", stderr);
-    print_usage(stderr);
-    return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return cli_usage_error(print_usage, fmt, arg); }
 
 static int fail(const wm_error *err) {
     fprintf(stderr, "wmsim: %s\n", err->msg);
@@ -100,35 +95,7 @@ static int fail(const wm_error *err) {
 
 
 
-/* An integer option: its name, where its value goes, its range, and
- * (may be NULL) a flag set when it is given. */
-typedef struct {
-    const char *name;
-    int *value;
-    long min, max;
-    int *given;
-} int_option;
 
-/* 1: argv[*i] is one of opts and its value was taken; 0: it is not one;
- * 2: a bad value (usage error printed). */
-static int take_int_option(int argc, char **argv, int *i, const int_option *opts, int n) {
-    if (*i + 1 >= argc) return 0;
-    for (int k = 0; k < n; k++) {
-        if (strcmp(argv[*i], opts[k].name) != 0) continue;
-        const char *v = argv[++*i];
-        long x;
-        if (cli_parse_long(v, opts[k].min, opts[k].max, &x)) {
-            fprintf(stderr, "wmsim: %s: expected an integer in [%ld, %ld], got '%s'\n\n", opts[k].name, opts[k].min,
-                    opts[k].max, v);
-            print_usage(stderr);
-            return 2;
-        }
-        *opts[k].value = (int)x;
-        if (opts[k].given) *opts[k].given = 1;
-        return 1;
-    }
-    return 0;
-}
 
 
 /* ---- frames as images ---------------------------------------------------- */
@@ -165,16 +132,6 @@ static void stack_vertically(const image *rows, int n, image *out) {
     }
 }
 
-/* mkdir -p of the folder holding path (none: nothing to do). */
-static int parent_create(const char *path, wm_error *err) {
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path) return 0;
-    char dir[4096];
-    if ((size_t)(slash - path) >= sizeof dir) return wm_fail(err, "%s: path too long", path);
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    return dir_create(dir, err);
-}
 
 /* ---- train: options ------------------------------------------------------ */
 
@@ -193,7 +150,7 @@ static train_options train_options_default(void) {
                            .seed = DEFAULT_SEED, .stride = FRAME_SOURCE_STRIDE, .val_frames = DEFAULT_VAL_FRAMES};
 }
 
-/* The options that are not integers; the same return values as take_int_option. */
+/* The options that are not integers; the same return values as cli_take_int_option. */
 static int take_train_option(int argc, char **argv, int *i, train_options *o) {
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     if (strcmp(a, "--resume") == 0) return o->tc.resume = 1;
@@ -236,7 +193,7 @@ static int check_train_options(train_options *o) {
 
 static int parse_train(int argc, char **argv, train_options *o) {
     *o = train_options_default();
-    const int_option ints[] = {
+    const cli_int_option ints[] = {
         {"--steps", &o->tc.steps, 1, INT_MAX / 4096, NULL},
         {"--batch", &o->tc.batch, 1, 4096, NULL},
         {"--warmup", &o->tc.warmup_steps, 0, INT_MAX, NULL},
@@ -253,7 +210,7 @@ static int parse_train(int argc, char **argv, train_options *o) {
         {"--codebook", &o->mc.codebook_size, 2, 65536, &o->codebook_given},
     };
     for (int i = 0; i < argc; i++) {
-        int taken = take_int_option(argc, argv, &i, ints, (int)(sizeof ints / sizeof ints[0]));
+        int taken = cli_take_int_option(argc, argv, &i, ints, (int)(sizeof ints / sizeof ints[0]), print_usage);
         if (!taken) taken = take_train_option(argc, argv, &i, o);
         if (taken == 2) return 2;
         if (taken) continue;
@@ -318,89 +275,13 @@ static int read_validation(const train_options *o, float **val, int *n_val, wm_e
 
 /* ---- train: the curves chart --------------------------------------------- */
 
-typedef struct {
-    double *step, *loss, *psnr;     /* (n) every row */
-    double *val_step, *val_psnr;    /* (n_val) rows with a validation */
-    int n, n_val;
-} curves;
-
-static void curves_free(curves *c) {
-    free(c->step), free(c->loss), free(c->psnr), free(c->val_step), free(c->val_psnr);
-    memset(c, 0, sizeof *c);
-}
-
-#define CSV_MAX_FIELDS 64
-
-/* Splits a line at commas in place; returns the field count. */
-static int csv_split(char *line, char **fields) {
-    int n = 0;
-    for (char *p = line; n < CSV_MAX_FIELDS;) {
-        fields[n++] = p;
-        char *comma = strchr(p, ',');
-        if (!comma) break;
-        *comma = '\0', p = comma + 1;
-    }
-    return n;
-}
-
-static int csv_column(char **fields, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(fields[i], name) == 0) return i;
-    return -1;
-}
-
-/* A field as a number; an empty one (no value logged) is NAN. */
-static double csv_number(char **fields, int n, int col) {
-    if (col >= n || !fields[col][0]) return NAN;
-    char *end;
-    double v = strtod(fields[col], &end);
-    return *end ? NAN : v;
-}
-
-/* The curves in the training CSV, found by column name. */
-static int read_curves(const char *path, curves *c, wm_error *err) {
-    memset(c, 0, sizeof *c);
-    uint8_t *data;
-    size_t len;
-    if (file_read_all(path, (size_t)1 << 30, &data, &len, err)) return -1;
-    char *fields[CSV_MAX_FIELDS], *save = NULL, *line = strtok_r((char *)data, "\r\n", &save);
-    int nf = line ? csv_split(line, fields) : 0;
-    int col_step = csv_column(fields, nf, "step"), col_loss = csv_column(fields, nf, "loss"),
-        col_psnr = csv_column(fields, nf, "train_psnr"), col_val = csv_column(fields, nf, "val_psnr");
-    if (col_step < 0 || col_loss < 0 || col_psnr < 0 || col_val < 0) {
-        free(data);
-        return wm_fail(err, "%s: not a tokenizer training log (no step, loss, train_psnr and val_psnr columns)", path);
-    }
-    size_t cap = len / 2 + 1; /* a row is at least two bytes */
-    c->step = MALLOC_CHECK(cap * sizeof(double)), c->loss = MALLOC_CHECK(cap * sizeof(double));
-    c->psnr = MALLOC_CHECK(cap * sizeof(double)), c->val_step = MALLOC_CHECK(cap * sizeof(double));
-    c->val_psnr = MALLOC_CHECK(cap * sizeof(double));
-    while ((line = strtok_r(NULL, "\r\n", &save))) {
-        nf = csv_split(line, fields);
-        double step = csv_number(fields, nf, col_step), val = csv_number(fields, nf, col_val);
-        c->step[c->n] = step, c->loss[c->n] = csv_number(fields, nf, col_loss);
-        c->psnr[c->n++] = csv_number(fields, nf, col_psnr);
-        if (isfinite(val)) c->val_step[c->n_val] = step, c->val_psnr[c->n_val++] = val;
-    }
-    free(data);
-    return 0;
-}
-
 /* PSNR (train and validation) above the loss (log scale), vs step. */
 static int write_chart(const char *csv_path, const char *png_path, wm_error *err) {
-    curves c;
-    if (read_curves(csv_path, &c, err)) return -1;
-    plot_series psnr[2] = {{"train PSNR", c.step, c.psnr, c.n, {220, 60, 60}},
-                           {"validation PSNR", c.val_step, c.val_psnr, c.n_val, {60, 120, 220}}};
-    plot_series loss = {"train loss", c.step, c.loss, c.n, {80, 80, 80}};
-    image panels[2], chart;
-    plot_lines(&panels[0], 640, 300, "tokenizer: PSNR (dB)", "step", psnr, 2, 0);
-    plot_lines(&panels[1], 640, 300, "tokenizer: training loss", "step", &loss, 1, PLOT_LOG_Y);
-    stack_vertically(panels, 2, &chart);
-    int rc = image_write_png(&chart, png_path, err);
-    image_free(&panels[0]), image_free(&panels[1]), image_free(&chart);
-    curves_free(&c);
-    return rc;
+    static const train_chart_panel panels[] = {
+        {"tokenizer: PSNR (dB)", 0, {{"train_psnr", "train PSNR"}, {"val_psnr", "validation PSNR"}}},
+        {"tokenizer: training loss", PLOT_LOG_Y, {{"loss", "train loss"}, {NULL, NULL}}},
+    };
+    return train_chart_write(csv_path, png_path, panels, 2, err);
 }
 
 /* ---- train --------------------------------------------------------------- */
@@ -423,7 +304,7 @@ static int run_train(train_options *o, wm_error *err) {
     tokenizer tk;
     float *val = NULL;
     int n_val = 0, w, h, rc = 1, have_model = 0;
-    if (parent_create(o->out, err) || parent_create(o->log, err) || parent_create(o->plot, err)) goto done;
+    if (dir_create_parent(o->out, err) || dir_create_parent(o->log, err) || dir_create_parent(o->plot, err)) goto done;
     if (frame_source_open(&fs, o->data, FRAME_SPLIT_TRAIN, o->stride, o->seed, err)) goto done;
     frame_source_size(fs, &w, &h);
     rc = build_model(o, w, h, &tk, err);
@@ -684,10 +565,10 @@ done:
 
 static int cmd_eval(int argc, char **argv) {
     eval_options o = {.frames = DEFAULT_VAL_FRAMES, .split = FRAME_SPLIT_VALIDATION};
-    const int_option ints[] = {{"--frames", &o.frames, 1, 100000, NULL}};
+    const cli_int_option ints[] = {{"--frames", &o.frames, 1, 100000, NULL}};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        int has_value = i + 1 < argc, taken = take_int_option(argc, argv, &i, ints, 1);
+        int has_value = i + 1 < argc, taken = cli_take_int_option(argc, argv, &i, ints, 1, print_usage);
         if (taken == 2) return 2;
         if (taken) continue;
         if (strcmp(a, "--model") == 0 && has_value) o.model = argv[++i];

@@ -7,5 +7,7 @@
 
 /* wmsim tokenizer train|encode|decode|eval (sim/cmd_tokenizer.c) */
 int cmd_tokenizer(int argc, char **argv);
+/* wmsim worldmodel tokenize (sim/cmd_worldmodel.c) */
+int cmd_worldmodel(int argc, char **argv);
 
 #endif

@@ -40,6 +40,7 @@ static const char USAGE[] =
     "  replay LOG            re-render (and re-score) a logged episode as video\n"
     "  clips generate|check|stats|import   training clips (see wmsim clips --help)\n"
     "  tokenizer train|encode|decode|eval  the frame tokenizer (see wmsim tokenizer --help)\n"
+    "  worldmodel tokenize|train   token shards from clips; the dynamics model (see wmsim worldmodel --help)\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -676,5 +677,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "clips") == 0) return cmd_clips(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenizer") == 0) return cmd_tokenizer(argc - 2, argv + 2);
+    if (strcmp(cmd, "worldmodel") == 0) return cmd_worldmodel(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -31,9 +31,6 @@ static void fill_frame(image *img, int clip, int f) {
 /* The action after frame f of clip c, and the ego there. */
 static action clip_action(int clip, int f) { return (action){.accel = clip, .brake = f, .steer = 0.001 * f}; }
 
-static void join(char *out, size_t cap, const char *a, const char *b) {
-    ck_assert((size_t)snprintf(out, cap, "%s/%s", a, b) < cap);
-}
 
 static void write_clip_sized(const char *dir, int clip, int frames, int w, int h) {
     clip_meta m;

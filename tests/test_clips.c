@@ -147,9 +147,6 @@ static void free_base_clip(void) {
 /* ------------------------------------------------------------------ */
 /* File helpers                                                         */
 
-static void join(char *out, size_t n, const char *dir, const char *name) {
-    ck_assert((size_t)snprintf(out, n, "%s/%s", dir, name) < n);
-}
 
 static char *read_text(const char *path) {
     uint8_t *data;

@@ -54,9 +54,6 @@ static void make_video(const char *path, int fps, int n, int w, int h) {
     ck_assert_msg(video_writer_close(vw, &err) == 0, "%s", err.msg);
 }
 
-static void join(char *out, size_t cap, const char *a, const char *b) {
-    ck_assert((size_t)snprintf(out, cap, "%s/%s", a, b) < cap);
-}
 
 
 /* The log's columns as functions of log time; rows hold them rounded to

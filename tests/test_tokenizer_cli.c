@@ -30,9 +30,6 @@
 
 static char *fixture_dir, clips[4200], model[4200], train_out[8192];
 
-static void join(char *out, size_t n, const char *dir, const char *name) {
-    ck_assert((size_t)snprintf(out, n, "%s/%s", dir, name) < n);
-}
 
 static void make_fixture(void) {
     for (int v = 0; v < 6; v++) {

@@ -72,9 +72,6 @@ static void remove_dir(char *dir) {
     free(dir);
 }
 
-static void join(char *out, size_t n, const char *dir, const char *name) {
-    snprintf(out, n, "%s/%s", dir, name);
-}
 
 static void write_video(const char *path, int w, int h, video_codec c, int frames) {
     video_writer *vw;

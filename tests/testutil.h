@@ -62,6 +62,11 @@ static inline void test_remove_tree(const char *path) {
     }
 }
 
+/* out = dir "/" name; the test fails if it does not fit. */
+static inline void join(char *out, size_t n, const char *dir, const char *name) {
+    ck_assert((size_t)snprintf(out, n, "%s/%s", dir, name) < n);
+}
+
 static inline void write_text_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     ck_assert_msg(f != NULL, "cannot write %s", path);
@@ -106,6 +111,30 @@ static inline int run_wmsim(char **out, const char *const *args) {
     waitpid(pid, &status, 0);
     if (out) *out = buf; else free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs wmsim with args; the test fails, showing the output, unless it exits 0. */
+static inline void run_wmsim_ok(const char *const *args) {
+    char *out;
+    int rc = run_wmsim(&out, args);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+}
+
+/* The world-model suites' small real data set, made with the real CLI in
+ * dir: clips (2 examples x 6 variations x 2 s at 32x16, so both splits
+ * have clips), a tokenizer trained 10 steps on them (32-code codebook), and
+ * nothing else. Paths of 4200 bytes. */
+static inline void make_tiny_clips_and_tokenizer(const char *dir, char *clips, char *model) {
+    join(clips, 4200, dir, "clips");
+    join(model, 4200, dir, "m.wmck");
+    run_wmsim_ok((const char *[]){"clips", "generate", "--scenarios",
+                                  src_path("scenarios/examples/guard_stop_proceed.pbtxt"),
+                                  src_path("scenarios/examples/cut_in.pbtxt"), "--variations", "6", "--seconds", "2",
+                                  "--size", "32x16", "--out", clips, "--jobs", "2", NULL});
+    run_wmsim_ok((const char *[]){"tokenizer", "train", "--data", clips, "--out", model, "--steps", "10", "--size",
+                                  "32x16", "--channels", "8", "--code-dim", "8", "--codebook", "32", "--batch", "4",
+                                  "--val-frames", "8", "--quiet", NULL});
 }
 
 #endif

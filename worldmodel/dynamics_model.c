@@ -550,3 +550,34 @@ int dynamics_load(dynamics_model *dm, const char *path, int max_batch, wm_error 
     }
     return 0;
 }
+
+#define STATE_TENSORS 3
+static int describe_state(const dynamics_model *dm, ckpt_tensor t[STATE_TENSORS]) {
+    static const char *names[STATE_TENSORS] = {"params", "adam.m", "adam.v"};
+    float *data[STATE_TENSORS] = {dm->params, dm->m, dm->v};
+    memset(t, 0, STATE_TENSORS * sizeof *t);
+    for (int i = 0; i < STATE_TENSORS; i++) {
+        snprintf(t[i].name, sizeof t[i].name, "%s", names[i]);
+        t[i].rank = 1;
+        t[i].dims[0] = (int)dm->n_params;
+        t[i].data = data[i];
+    }
+    return STATE_TENSORS;
+}
+
+int dynamics_save_state(const dynamics_model *dm, const char *path, const ckpt_train_progress *p, wm_error *err) {
+    ckpt_tensor t[STATE_TENSORS];
+    int n = describe_state(dm, t);
+    int32_t config[CKPT_CONFIG_SLOTS] = {0};
+    ckpt_train_progress_put(config, p);
+    return ckpt_write(path, CKPT_KIND_TRAIN_STATE, CKPT_MODEL_DYNAMICS, config, t, n, NULL, err);
+}
+
+int dynamics_load_state(dynamics_model *dm, const char *path, ckpt_train_progress *p, wm_error *err) {
+    ckpt_tensor t[STATE_TENSORS];
+    int n = describe_state(dm, t);
+    int32_t config[CKPT_CONFIG_SLOTS];
+    if (ckpt_read(path, CKPT_KIND_TRAIN_STATE, CKPT_MODEL_DYNAMICS, t, n, config, err)) return -1;
+    ckpt_train_progress_get(config, p);
+    return 0;
+}

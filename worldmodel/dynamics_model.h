@@ -290,4 +290,12 @@ void dynamics_generate_frame(dynamics_model *dm, const int *context, const float
 int dynamics_save(const dynamics_model *dm, const char *path, uint64_t *checksum, wm_error *err);
 int dynamics_load(dynamics_model *dm, const char *path, int max_batch, wm_error *err);
 
+/* The training state (CKPT_KIND_TRAIN_STATE, model type CKPT_MODEL_DYNAMICS):
+ * the weights, AdamW's two moments (tensors "params", "adam.m", "adam.v",
+ * each of n_params) and the caller's progress in the config slots. The
+ * weights make the state complete on its own. Loading needs a model of the
+ * same config (a file of another size is refused by ckpt_read). */
+int dynamics_save_state(const dynamics_model *dm, const char *path, const ckpt_train_progress *p, wm_error *err);
+int dynamics_load_state(dynamics_model *dm, const char *path, ckpt_train_progress *p, wm_error *err);
+
 #endif

@@ -2,15 +2,14 @@
 #include "worldmodel/tokenizer_train.h"
 
 #include <errno.h>
-#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/check.h"
 #include "core/fileio.h"
+#include "worldmodel/train_run.h"
 #include "core/mathx.h"
 
 tokenizer_train_config tokenizer_train_config_default(void) {
@@ -20,45 +19,14 @@ tokenizer_train_config tokenizer_train_config_default(void) {
 }
 
 float tokenizer_lr_at(const tokenizer_train_config *cfg, int step) {
-    /* Short runs (tests, smoke runs) still reach the peak rate. */
-    int warmup = cfg->warmup_steps < cfg->steps / 10 ? cfg->warmup_steps : cfg->steps / 10;
-    if (step <= warmup) return cfg->lr * (float)step / (float)warmup;
-    double span = cfg->steps - warmup, done = (step - warmup) / (span > 0 ? span : 1);
-    if (done > 1) done = 1;
-    return cfg->lr_min + (cfg->lr - cfg->lr_min) * (float)(0.5 * (1.0 + cos(WM_PI * done)));
+    return train_lr_at(cfg->lr, cfg->lr_min, cfg->warmup_steps, cfg->steps, step);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 #define CSV_HEADER                                                                                                   \
     "step,lr,loss,recon,gradient,commit,train_psnr,codes_used,restarted,images_per_s,val_psnr,val_ssim,"            \
     "val_codes_used,val_perplexity\n"
 
-/* The CSV as it stood at `step`: the header and the rows up to it (a
- * resumed run rewrites what the crashed one logged after its checkpoint). */
-static int csv_truncate(const char *path, int step, wm_error *err) {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    struct stat sb;
-    if (stat(path, &sb) != 0 && errno == ENOENT) return file_write_atomic(path, CSV_HEADER, strlen(CSV_HEADER), err);
-    if (file_read_all(path, (size_t)1 << 30, &data, &len, err)) return -1;
-    size_t keep = 0;
-    for (size_t line = 0; line < len;) {
-        size_t end = line;
-        while (end < len && data[end] != '\n') end++;
-        int row_step = atoi((const char *)data + line); /* the header reads as 0 */
-        if (row_step > step) break;
-        keep = end < len ? end + 1 : end;
-        line = keep;
-    }
-    int rc = file_write_atomic(path, keep ? (const char *)data : CSV_HEADER, keep ? keep : strlen(CSV_HEADER), err);
-    free(data);
-    return rc;
-}
 
 typedef struct {
     double loss, recon, gradient, commit, psnr;
@@ -74,15 +42,10 @@ static void progress_line(const tokenizer_train_config *cfg, int step, const int
     fflush(stderr);
 }
 
-/* The trainer's own slots of the state's config. */
-#define SLOT_BATCH CKPT_TRAIN_SLOT_FREE
-#define SLOT_STREAM_ID (CKPT_TRAIN_SLOT_FREE + 2)
-
 static int save_checkpoint(tokenizer *tk, const tokenizer_train_config *cfg, const char *state_path, int step,
                            wm_error *err) {
     ckpt_train_progress p = {.step = (uint64_t)step, .position = (uint64_t)step * cfg->batch};
-    ckpt_config_put_u64(p.own, SLOT_BATCH - CKPT_TRAIN_SLOT_FREE, (uint64_t)cfg->batch);
-    ckpt_config_put_u64(p.own, SLOT_STREAM_ID - CKPT_TRAIN_SLOT_FREE, cfg->stream_id);
+    train_progress_tag(&p, cfg->batch, cfg->stream_id);
     /* The state first: it alone is enough to resume. */
     if (tokenizer_save_state(tk, state_path, &p, err)) return -1;
     return tokenizer_save(tk, cfg->out_path, NULL, err);
@@ -98,46 +61,26 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
     if (cfg->batch < 1 || cfg->batch > tk->max_batch)
         return wm_fail(err, "tokenizer train: batch %d outside [1, %d]", cfg->batch, tk->max_batch);
     if (!cfg->out_path) return wm_fail(err, "tokenizer train: no output path");
-    if (cfg->warmup_steps < 0 || cfg->lr <= 0 || cfg->lr_min < 0 || cfg->lr_min > cfg->lr)
-        return wm_fail(err, "tokenizer train: learning rate %g to %g with %d warm-up steps is not a schedule",
-                       cfg->lr, cfg->lr_min, cfg->warmup_steps);
+    if (train_schedule_check("tokenizer train", cfg->lr, cfg->lr_min, cfg->warmup_steps, err)) return -1;
     char state_path[4096];
-    if (snprintf(state_path, sizeof state_path, "%s.state", cfg->out_path) >= (int)sizeof state_path)
-        return wm_fail(err, "%s: path too long", cfg->out_path);
+    if (train_state_path(cfg->out_path, cfg->resume, state_path, sizeof state_path, err)) return -1;
 
     int step = 0;
-    struct stat sb;
-    if (!cfg->resume && stat(state_path, &sb) == 0)
-        return wm_fail(err, "%s: a training state is already there: resume it, or remove it to start afresh",
-                       state_path);
     if (cfg->resume) {
         ckpt_train_progress p;
         if (tokenizer_load_state(tk, state_path, &p, err)) return wm_error_prefix(err, "resume: ");
-        uint64_t batch = ckpt_config_get_u64(p.own, SLOT_BATCH - CKPT_TRAIN_SLOT_FREE);
-        uint64_t stream = ckpt_config_get_u64(p.own, SLOT_STREAM_ID - CKPT_TRAIN_SLOT_FREE);
-        if (batch != (uint64_t)cfg->batch || stream != cfg->stream_id)
-            return wm_fail(err,
-                           "%s: trained with batch %llu on stream %llu, but this run has batch %d on stream %llu: a "
-                           "resume must read the frames in the same order",
-                           state_path, (unsigned long long)batch, (unsigned long long)stream, cfg->batch,
-                           (unsigned long long)cfg->stream_id);
-        if (p.step >= (uint64_t)end)
-            return wm_fail(err, "%s: training already took %llu steps; ask for more than that with --steps", state_path,
-                           (unsigned long long)p.step);
+        if (train_progress_check(&p, state_path, cfg->batch, cfg->stream_id, end, err)) return -1;
         step = (int)p.step;
         if (data->seek(data->ctx, (uint64_t)step * cfg->batch, err)) return -1;
     }
-    if (cfg->log_path && (cfg->resume ? csv_truncate(cfg->log_path, step, err)
-                                      : file_write_atomic(cfg->log_path, CSV_HEADER, strlen(CSV_HEADER), err)))
-        return -1;
-    FILE *csv = cfg->log_path ? fopen(cfg->log_path, "a") : NULL;
-    if (cfg->log_path && !csv) return wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
+    FILE *csv;
+    if (train_csv_open(cfg->log_path, CSV_HEADER, cfg->resume, step, &csv, err)) return -1;
 
     const size_t img = 3 * (size_t)tk->cfg.width * tk->cfg.height;
     float *x = MALLOC_CHECK((size_t)cfg->batch * img * sizeof(float));
     rep->first_step = step + 1;
     interval_sums sums = {0};
-    double t0 = now_s(), t_interval = t0;
+    double t0 = train_now_s(), t_interval = t0;
     int rc = 0, log_every = cfg->log_every > 0 ? cfg->log_every : 50;
     while (step < end) {
         if (data->next(data->ctx, x, cfg->batch, err)) {
@@ -163,7 +106,7 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
             break;
         }
         if (step % log_every == 0 || last || validate) {
-            double t = now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
+            double t = train_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
             rep->loss = (float)(sums.loss / sums.n), rep->train_psnr = (float)(sums.psnr / sums.n);
             if (csv) {
                 fprintf(csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.1f,%d,%.2f", step, lr, sums.loss / sums.n,
@@ -188,7 +131,7 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
         }
     }
     rep->steps = step;
-    rep->seconds = now_s() - t0;
+    rep->seconds = train_now_s() - t0;
     rep->images_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
     free(x);
