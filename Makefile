@@ -135,7 +135,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/numcheck.h $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"' $< $(LIB) $(LDFLAGS) $(CHECK_LDLIBS) $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: bench/%.c $(LIB) $(GEN_H)
+$(BUILD)/bench/%: bench/%.c bench/benchutil.h $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 

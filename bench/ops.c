@@ -25,15 +25,12 @@
 #include <string.h>
 #include <time.h>
 
+#define BENCH_SGEMM
+#include "benchutil.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "worldmodel/ops.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static float *frand(wm_rng *r, size_t n) {
     float *x = MALLOC_CHECK(n * sizeof(float));
@@ -122,31 +119,6 @@ static const shape shapes[] = {
     {16, 128, 16, 8, 128, 3, 1, 1}, /* 3x3 at the token grid, wider */
 };
 
-/* One 1024^3 sgemm per thread, `threads` of them at once: the summed
- * GFLOP/s, best of 5 trials of seconds / 5 after a warm-up product. Each
- * thread has its own output; a and b are shared. */
-static double sgemm_peak(int threads, double seconds) {
-    const int n = 1024;
-    wm_rng r;
-    rng_init(&r, 1);
-    float *a = frand(&r, (size_t)n * n), *b = frand(&r, (size_t)n * n);
-    float *c = CALLOC_CHECK((size_t)threads * n * n, sizeof(float));
-    double best = 0.0;
-    for (int trial = 0; trial < 6; trial++) { /* trial 0 warms up */
-        const double t0 = now_s(), until = trial ? seconds / 5 : 0.0;
-        long reps = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : reps)
-        {
-            float *mine = c + (size_t)omp_get_thread_num() * n * n;
-            do cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, mine, n), reps++;
-            while (now_s() - t0 < until);
-        }
-        const double gflops = 2e-9 * n * n * n * reps / (now_s() - t0);
-        if (trial && gflops > best) best = gflops;
-    }
-    free(a), free(b), free(c);
-    return best;
-}
 
 /* GFLOP/s of the products (2 Co Ho Wo Ci K² per image and pass; the
  * backward pass makes two), on 1 thread and on `all` threads. */
@@ -245,15 +217,8 @@ static void thread_determinism(const shape *s, int all) {
 
 int main(int argc, char **argv) {
     const double seconds = argc > 1 ? atof(argv[1]) : 0.5;
-    char model[256] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    for (char line[512]; f && fgets(line, sizeof line, f);)
-        if (strncmp(line, "model name", 10) == 0) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
+    char model[256];
+    cpu_model(model, sizeof model);
     const int all = omp_get_max_threads();
     /* The first convolution sets OpenBLAS to one thread for the process; do
      * it now, so the sgemm baselines run as the convolutions' products do. */

@@ -8,14 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "core/check.h"
 #include "render/render.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static double frames_per_s(const sim_world *w, int width, int height, int supersample, double seconds) {
     camera_params cp = scenario_camera_default();
@@ -41,15 +37,8 @@ int main(int argc, char **argv) {
     if (scenario_load(path, sc, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     sim_world *w = MALLOC_CHECK(sizeof *w);
     sim_world_init(w, sc, sc->seed);
-    char model[256] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    for (char line[512]; f && fgets(line, sizeof line, f);)
-        if (strncmp(line, "model name", 10) == 0) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
+    char model[256];
+    cpu_model(model, sizeof model);
     printf("machine: %s, compiler %s, 1 thread; scenario %s (%d actors)\n", model, __VERSION__, sc->id, sc->n_actors);
     const int sizes[2][2] = {{128, 64}, {512, 256}};
     for (int k = 0; k < 2; k++) {

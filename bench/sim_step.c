@@ -9,30 +9,15 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "core/check.h"
 #include "scenarios/scenario.h"
 #include "sim/episode.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static void print_machine(void) {
-    char model[256] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *colon = strchr(line, ':');
-                if (colon) snprintf(model, sizeof model, "%s", colon + 2);
-                model[strcspn(model, "\n")] = '\0';
-                break;
-            }
-        fclose(f);
-    }
+    char model[256];
+    cpu_model(model, sizeof model);
     struct utsname u;
     uname(&u);
     printf("machine: %s, %s %s, compiler %s, 1 thread\n", model, u.sysname, u.machine, __VERSION__);

@@ -31,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 
+#define BENCH_SGEMM
+#include "benchutil.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "render/render.h"
@@ -41,23 +43,6 @@
 #include "worldmodel/tokenizer.h"
 
 #define BATCH 16
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-/* Seconds per call of fn: one warm-up call, then calls until `seconds` have
- * passed (at least one). */
-static double seconds_per_call(void (*fn)(void *), void *ctx, double seconds) {
-    fn(ctx);
-    long n = 0;
-    double t0 = now_s(), dt;
-    do fn(ctx), n++;
-    while ((dt = now_s() - t0) < seconds);
-    return dt / n;
-}
 
 /* ---- frames ---------------------------------------------------------------- */
 
@@ -105,32 +90,6 @@ static int render_frames(const char *path, int width, int height, float *x, wm_e
 }
 
 /* ---- the sgemm baseline ---------------------------------------------------- */
-
-/* One 1024^3 sgemm per thread, `threads` of them at once: the summed
- * GFLOP/s, best of 5 trials of seconds / 5 after a warm-up product. */
-static double sgemm_peak(int threads, double seconds) {
-    const int n = 1024;
-    wm_rng r;
-    rng_init(&r, 1);
-    float *a = MALLOC_CHECK((size_t)n * n * sizeof(float)), *b = MALLOC_CHECK((size_t)n * n * sizeof(float));
-    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)rng_range(&r, -1, 1), b[i] = (float)rng_range(&r, -1, 1);
-    float *c = CALLOC_CHECK((size_t)threads * n * n, sizeof(float));
-    double best = 0.0;
-    for (int trial = 0; trial < 6; trial++) { /* trial 0 warms up */
-        const double t0 = now_s(), until = trial ? seconds / 5 : 0.0;
-        long reps = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : reps)
-        {
-            float *mine = c + (size_t)omp_get_thread_num() * n * n;
-            do cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, mine, n), reps++;
-            while (now_s() - t0 < until);
-        }
-        const double gflops = 2e-9 * n * n * n * reps / (now_s() - t0);
-        if (trial && gflops > best) best = gflops;
-    }
-    free(a), free(b), free(c);
-    return best;
-}
 
 /* ---- what is timed ----------------------------------------------------------- */
 
@@ -237,15 +196,8 @@ static const char *kind_name(layer_kind k) {
 
 int main(int argc, char **argv) {
     const double seconds = argc > 1 ? atof(argv[1]) : 2.0;
-    char model[256] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    for (char line[512]; f && fgets(line, sizeof line, f);)
-        if (strncmp(line, "model name", 10) == 0) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
+    char model[256];
+    cpu_model(model, sizeof model);
     const int threads = omp_get_max_threads();
 
     tokenizer_config cfg = tokenizer_config_default();
@@ -294,9 +246,9 @@ int main(int argc, char **argv) {
     printf("sgemm 1024^3 (baseline): 1 thread %.1f GFLOP/s; %d threads, one product each, %.1f GFLOP/s\n", peak1,
            threads, peakn);
 
-    const double t_enc = seconds_per_call(run_encode, &j, seconds);
-    const double t_dec = seconds_per_call(run_decode, &j, seconds);
-    const double t_train = seconds_per_call(run_train, &j, seconds);
+    const double t_enc = seconds_per_call(run_encode, &j, seconds, NULL);
+    const double t_dec = seconds_per_call(run_decode, &j, seconds, NULL);
+    const double t_train = seconds_per_call(run_train, &j, seconds, NULL);
     const struct {
         const char *what, *unit;
         double t, flops;
@@ -325,9 +277,9 @@ int main(int argc, char **argv) {
                                                                 : (pass ? tk.zq : tk.x_in);
             j.first = !pass && i == 0;
             j.backward = 0;
-            const double tf = seconds_per_call(run_layer, &j, t_layer);
+            const double tf = seconds_per_call(run_layer, &j, t_layer, NULL);
             j.backward = 1;
-            const double tb = seconds_per_call(run_layer, &j, t_layer);
+            const double tb = seconds_per_call(run_layer, &j, t_layer, NULL);
             sum_fwd += tf, sum_bwd += tb;
             kind_fwd[L->kind] += tf, kind_bwd[L->kind] += tb, kind_n[L->kind]++;
             if (L->kind != LAYER_CONV) continue;
@@ -339,7 +291,7 @@ int main(int argc, char **argv) {
         }
     }
     j.backward = 0;
-    const double t_vq = seconds_per_call(run_vq, &j, t_layer);
+    const double t_vq = seconds_per_call(run_vq, &j, t_layer, NULL);
     sum_fwd += t_vq;
     for (int k = LAYER_GROUPNORM; k < KINDS; k++)
         if (kind_n[k])
