@@ -343,9 +343,33 @@ void silu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
 
 /* ---- linear ---------------------------------------------------------------- */
 
+/* Linear layers split their output columns (or, for the weight gradient,
+ * its rows) into LINEAR_SLICES fixed slices, one single-threaded sgemm
+ * each: the slices depend on the sizes alone, so the bits do not depend on
+ * the thread count. Products under LINEAR_PAR_MIN multiply-adds stay whole. */
+#define LINEAR_SLICES CONV_SLICES
+#define LINEAR_PAR_MIN 262144
+
+static int linear_slices(int B, int Ci, int Co, int n) {
+    return (size_t)B * Ci * Co >= LINEAR_PAR_MIN && n >= LINEAR_SLICES ? LINEAR_SLICES : 1;
+}
+
+/* [*lo, *hi): slice k of n columns cut into `slices`. */
+static void slice_range(int n, int slices, int k, int *lo, int *hi) {
+    *lo = (int)((long)n * k / slices), *hi = (int)((long)n * (k + 1) / slices);
+}
+
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int B, int Ci, int Co) {
     blas_single_thread();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, Co, Ci, 1.0f, inp, Ci, w, Ci, 0.0f, out, Co);
+    const int slices = linear_slices(B, Ci, Co, Co);
+    /* out[:, lo:hi] (B, hi - lo) = inp (B, Ci) w[lo:hi]^T */
+#pragma omp parallel for schedule(static) num_threads(conv_threads(slices))
+    for (int k = 0; k < slices; k++) {
+        int lo, hi;
+        slice_range(Co, slices, k, &lo, &hi);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, hi - lo, Ci, 1.0f, inp, Ci, w + (size_t)lo * Ci, Ci,
+                    0.0f, out + lo, Co);
+    }
     if (!b) return;
 #pragma omp parallel for schedule(static) if ((size_t)B * Co >= PAR_MIN)
     for (int bi = 0; bi < B; bi++)
@@ -354,10 +378,29 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int B,
                      int Ci, int Co) {
-    /* dinp (B, Ci) += dout (B, Co) w (Co, Ci); dw (Co, Ci) += dout^T inp */
     blas_single_thread();
-    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Ci, Co, 1.0f, dout, Co, w, Ci, 1.0f, dinp, Ci);
-    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, Ci, B, 1.0f, dout, Co, inp, Ci, 1.0f, dw, Ci);
+    if (dinp) {
+        const int slices = linear_slices(B, Ci, Co, Ci);
+        /* dinp[:, lo:hi] += dout (B, Co) w[:, lo:hi] */
+#pragma omp parallel for schedule(static) num_threads(conv_threads(slices))
+        for (int k = 0; k < slices; k++) {
+            int lo, hi;
+            slice_range(Ci, slices, k, &lo, &hi);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, hi - lo, Co, 1.0f, dout, Co, w + lo, Ci, 1.0f,
+                        dinp + lo, Ci);
+        }
+    }
+    if (dw) {
+        const int slices = linear_slices(B, Ci, Co, Co);
+        /* dw[lo:hi] (hi - lo, Ci) += dout[:, lo:hi]^T inp */
+#pragma omp parallel for schedule(static) num_threads(conv_threads(slices))
+        for (int k = 0; k < slices; k++) {
+            int lo, hi;
+            slice_range(Co, slices, k, &lo, &hi);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, Ci, B, 1.0f, dout + lo, Co, inp, Ci, 1.0f,
+                        dw + (size_t)lo * Ci, Ci);
+        }
+    }
     if (db) {
 #pragma omp parallel for schedule(static) if ((size_t)B * Co >= PAR_MIN)
         for (int o = 0; o < Co; o++) {

@@ -16,10 +16,11 @@
  * with OpenMP; results do not depend on the OpenMP thread count (every
  * output element has one fixed order of operations; long sums are split
  * into slices fixed by the data size, added in order, in double).
- * Convolutions run one image per thread, each with a single-threaded
- * OpenBLAS sgemm: the ops set OpenBLAS to one thread, once, for the whole
- * process, so its pool never competes with OpenMP's and its rounding
- * never changes with its thread count.
+ * Convolutions run one image per thread, and linear layers one fixed slice
+ * of their output columns per thread, each with a single-threaded OpenBLAS
+ * sgemm: the ops set OpenBLAS to one thread, once, for the whole process,
+ * so its pool never competes with OpenMP's and its rounding never changes
+ * with its thread count.
  * Shapes are the caller's to check: the ops assume valid ones.
  *
  * Usage (one conv layer of a training step):
