@@ -45,6 +45,14 @@ int cli_parse_u64(const char *text, uint64_t *out) {
     return 0;
 }
 
+int cli_parse_lr(const char *text, float *lr, float *lr_min) {
+    double v;
+    if (cli_parse_double(text, &v) || !(v > 0 && v <= 1)) return -1;
+    *lr_min = (float)(v * (*lr_min / *lr));
+    *lr = (float)v;
+    return 0;
+}
+
 int cli_parse_size(const char *text, int *w, int *h) {
     char *end, *end2;
     long a = strtol(text, &end, 10);

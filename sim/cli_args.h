@@ -19,6 +19,9 @@ int cli_parse_double(const char *text, double *out);
 int cli_parse_long(const char *text, long min, long max, long *out);
 /* A non-negative decimal integer up to 2^64 - 1 (seeds). */
 int cli_parse_u64(const char *text, uint64_t *out);
+/* A training --lr: a rate in (0, 1]. The schedule's floor *lr_min keeps
+ * its ratio to the peak *lr, so a smaller peak still makes a schedule. */
+int cli_parse_lr(const char *text, float *lr, float *lr_min);
 /* "WxH" (or "WXH"), each side in [1, 100000]. */
 int cli_parse_size(const char *text, int *w, int *h);
 

@@ -166,13 +166,7 @@ static int take_train_option(int argc, char **argv, int *i, train_options *o) {
         if (cli_parse_size(v, &o->mc.width, &o->mc.height)) return usage_error("--size: expected WxH, got '%s'", v);
         o->size_given = 1;
     } else if (strcmp(a, "--lr") == 0) {
-        char *end;
-        double lr = strtod(v, &end);
-        if (end == v || *end || !(lr > 0 && lr <= 1))
-            return usage_error("--lr: expected a rate in (0, 1], got '%s'", v);
-        /* The schedule's floor keeps its default ratio to the peak. */
-        o->tc.lr_min = (float)(lr * (o->tc.lr_min / o->tc.lr));
-        o->tc.lr = (float)lr;
+        if (cli_parse_lr(v, &o->tc.lr, &o->tc.lr_min)) return usage_error("--lr: expected a rate in (0, 1], got '%s'", v);
     } else return 0;
     ++*i;
     return 1;

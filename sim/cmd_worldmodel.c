@@ -140,12 +140,7 @@ static int take_train_option(int argc, char **argv, int *i, train_options *o) {
     else if (strcmp(a, "--seed") == 0) {
         if (cli_parse_u64(v, &o->seed)) return usage_error("--seed: not a non-negative integer: '%s'", v);
     } else if (strcmp(a, "--lr") == 0) {
-        char *end;
-        double lr = strtod(v, &end);
-        if (end == v || *end || !(lr > 0 && lr <= 1))
-            return usage_error("--lr: expected a rate in (0, 1], got '%s'", v);
-        o->tc.lr_min = (float)(lr * (o->tc.lr_min / o->tc.lr)); /* the floor keeps its ratio to the peak */
-        o->tc.lr = (float)lr;
+        if (cli_parse_lr(v, &o->tc.lr, &o->tc.lr_min)) return usage_error("--lr: expected a rate in (0, 1], got '%s'", v);
     } else return 0;
     ++*i;
     return 1;

@@ -455,6 +455,16 @@ START_TEST(train_rejects_bad_usage_and_missing_state) {
                      2);
     ck_assert_int_eq(strncmp(out, "wmsim: --down: expected 8 or 16, got '4'\n", 41), 0);
     free(out);
+    for (int k = 0; k < 3; k++) { /* outside (0, 1], and not a number */
+        const char *bad[] = {"0", "2", "1e-3x"};
+        char want[128];
+        snprintf(want, sizeof want, "wmsim: --lr: expected a rate in (0, 1], got '%s'\n\nusage: ", bad[k]);
+        ck_assert_int_eq(run_wmsim(&out, (const char *[]){"tokenizer", "train", "--data", clips, "--out", m, "--lr",
+                                                          bad[k], NULL}),
+                         2);
+        ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "%s", out);
+        free(out);
+    }
     /* The model without its state: nothing to resume from. */
     copy_model(dir, (const char *[]){""}, 1);
     snprintf(want, sizeof want, "wmsim: resume: %s.state: cannot open: No such file or directory\n", m);
