@@ -35,14 +35,14 @@ static void shuffle(window_source *ws, uint64_t epoch) {
     ws->epoch = epoch;
 }
 
-static void normalise_actions(const float *in, float *out) {
-    out[TOKEN_ACTION_ACCEL] = in[TOKEN_ACTION_ACCEL] / WINDOW_ACCEL_SCALE;
-    out[TOKEN_ACTION_BRAKE] = in[TOKEN_ACTION_BRAKE] / WINDOW_BRAKE_SCALE;
-    out[TOKEN_ACTION_STEER] = in[TOKEN_ACTION_STEER] / WINDOW_STEER_SCALE;
-    out[TOKEN_ACTION_SPEED] = in[TOKEN_ACTION_SPEED] / WINDOW_SPEED_SCALE;
+void window_frame_actions(const float *led_by, const float *at, float *out) {
+    out[TOKEN_ACTION_ACCEL] = led_by ? led_by[TOKEN_ACTION_ACCEL] / WINDOW_ACCEL_SCALE : 0.0f;
+    out[TOKEN_ACTION_BRAKE] = led_by ? led_by[TOKEN_ACTION_BRAKE] / WINDOW_BRAKE_SCALE : 0.0f;
+    out[TOKEN_ACTION_STEER] = led_by ? led_by[TOKEN_ACTION_STEER] / WINDOW_STEER_SCALE : 0.0f;
+    out[TOKEN_ACTION_SPEED] = at[TOKEN_ACTION_SPEED] / WINDOW_SPEED_SCALE;
 }
 
-static void normalise_slot(const float *in, float *out) {
+void window_slot_normalise(const float *in, float *out) {
     out[TOKEN_SLOT_PRESENT] = in[TOKEN_SLOT_PRESENT];
     out[TOKEN_SLOT_X] = in[TOKEN_SLOT_X] / WINDOW_SLOT_POS_SCALE;
     out[TOKEN_SLOT_Y] = in[TOKEN_SLOT_Y] / WINDOW_SLOT_POS_SCALE;
@@ -91,9 +91,10 @@ int window_source_open(window_source **out, const char *shards, window_split spl
         for (int f = 0; f < c->frames; f++) {
             long long g = at + f;
             for (int p = 0; p < P; p++) ws->codes[g * P + p] = c->codes[(size_t)f * P + p];
-            normalise_actions(c->actions + (size_t)f * A, ws->actions + g * A);
+            window_frame_actions(f ? c->actions + (size_t)(f - 1) * A : NULL, c->actions + (size_t)f * A,
+                                 ws->actions + g * A);
             for (int k = 0; k < K; k++)
-                normalise_slot(c->slots + ((size_t)f * K + k) * S, ws->slots + (g * K + k) * S);
+                window_slot_normalise(c->slots + ((size_t)f * K + k) * S, ws->slots + (g * K + k) * S);
         }
         if (c->frames >= frames) info->clips++;
         for (int s = 0; s + frames <= c->frames; s += stride) ws->start[windows++] = at + s;

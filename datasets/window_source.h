@@ -20,6 +20,13 @@
  *
  * The split's clips are read once, whole, into memory.
  *
+ * Conditioning. A frame's action features are the action that LED to it —
+ * the accel, brake and steer applied after the clip's frame before (0 for a
+ * clip's first frame) — and the ego's speed at it. The shards store the
+ * action applied AFTER each frame; the shift is made here, so the model
+ * draws a frame from what caused it, which is what a closed loop knows
+ * once the policy has answered the frame before.
+ *
  * Normalisation (fixed, so every model sees the same scale):
  *     actions: accel / 4 m/s^2, brake / 4 m/s^2, steer / 0.5 rad, speed / 20 m/s
  *     slots:   present as is, x / 20 m, y / 20 m, heading / pi rad,
@@ -39,6 +46,13 @@
 #define WINDOW_SLOT_POS_SCALE 20.0f /* m */
 #define WINDOW_SLOT_HEADING_SCALE 3.14159265358979f /* rad */
 #define WINDOW_SLOT_CLASS_SCALE 5.0f /* kind and gesture */
+
+/* Frame f's normalised action features from the shards' raw rows (A,
+ * datasets/token_shards.h): led_by the raw row of frame f-1 (NULL for a
+ * clip's first frame), at the raw row of frame f (only its speed is read). */
+void window_frame_actions(const float *led_by, const float *at, float *out);
+/* One scene slot's S features, normalised. */
+void window_slot_normalise(const float *raw, float *out);
 
 typedef enum { WINDOW_SPLIT_TRAIN, WINDOW_SPLIT_VALIDATION } window_split;
 

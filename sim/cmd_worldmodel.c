@@ -45,20 +45,23 @@ static const char TRAIN_USAGE[] =
     "                              [--lr X] [--warmup N] [--seed N] [--stride N] [--resume]\n"
     "                              [--stop-at N] [--log F.csv] [--plot F.png] [--log-every N]\n"
     "                              [--val-windows N] [--val-every N] [--save-every N]\n"
-    "                              [--frames F] [--layers L] [--channels C] [--heads H] [--quiet]\n"
+    "                              [--frames F] [--layers L] [--channels C] [--heads H]\n"
+    "                              [--mask-share X] [--quiet]\n"
     "\n"
-    "train     trains the dynamics transformer (next image token, autoregressive)\n"
-    "          on windows of F consecutive frames of the train split of SHARDS,\n"
-    "          shuffled per epoch by --seed, a window every --stride frames, with\n"
+    "train     trains the dynamics transformer on windows of F consecutive frames\n"
+    "          of the train split of SHARDS: a share --mask-share of the steps\n"
+    "          (default %g) on masked tokens (MaskGIT, for parallel decoding), the\n"
+    "          rest on the next image token (autoregressive decoding). Windows\n"
+    "          are shuffled per epoch by --seed, one every --stride frames, with\n"
     "          conditioning dropout (all slots p %g, the action p %g, per window).\n"
     "          Writes MODEL.wmck, MODEL.wmck.state (to resume), the curves as CSV\n"
     "          (--log, default MODEL.wmck.csv) and a chart (--plot, default\n"
     "          MODEL.wmck.png). Validates on --val-windows windows of the\n"
     "          validation split (default %d; 0: none) every --val-every steps and\n"
     "          at the end. --resume continues from MODEL.wmck.state up to --steps\n"
-    "          (give the first run's --seed, --batch and --stride); --stop-at N\n"
-    "          stops after step N. Defaults: --steps %d, --batch %d, --lr %g (cosine\n"
-    "          to %g), --warmup %d, --seed 1, --stride 1, --log-every %d,\n"
+    "          (give the first run's --seed, --batch, --stride and --mask-share);\n"
+    "          --stop-at N stops after step N. Defaults: --steps %d, --batch %d,\n"
+    "          --lr %g (cosine to %g), --warmup %d, --seed 1, --stride 1, --log-every %d,\n"
     "          --val-every %d, --save-every %d; --frames %d, --layers %d,\n"
     "          --channels %d, --heads %d; vocabulary, tokens and slots from SHARDS.\n";
 
@@ -70,7 +73,7 @@ static void print_usage(FILE *f) {
     dynamics_train_config tc = dynamics_train_config_default();
     dynamics_config mc = dynamics_config_default();
     fputc('\n', f);
-    fprintf(f, TRAIN_USAGE, (double)tc.drop_slots, (double)tc.drop_action, DEFAULT_VAL_WINDOWS, tc.steps, tc.batch,
+    fprintf(f, TRAIN_USAGE, (double)tc.mask_share, (double)tc.drop_slots, (double)tc.drop_action, DEFAULT_VAL_WINDOWS, tc.steps, tc.batch,
             (double)tc.lr, (double)tc.lr_min, tc.warmup_steps, tc.log_every, tc.val_every, tc.save_every, mc.frames,
             mc.layers, mc.channels, mc.heads);
 }
@@ -139,6 +142,11 @@ static int take_train_option(int argc, char **argv, int *i, train_options *o) {
     else if (strcmp(a, "--plot") == 0) o->plot = v;
     else if (strcmp(a, "--seed") == 0) {
         if (cli_parse_u64(v, &o->seed)) return usage_error("--seed: not a non-negative integer: '%s'", v);
+    } else if (strcmp(a, "--mask-share") == 0) {
+        double x;
+        if (cli_parse_double(v, &x) || !(x >= 0.0 && x <= 1.0))
+            return usage_error("--mask-share: expected a share in [0, 1], got '%s'", v);
+        o->tc.mask_share = (float)x;
     } else if (strcmp(a, "--lr") == 0) {
         if (cli_parse_lr(v, &o->tc.lr, &o->tc.lr_min)) return usage_error("--lr: expected a rate in (0, 1], got '%s'", v);
     } else return 0;
@@ -251,7 +259,9 @@ static int stream_seek(void *ctx, uint64_t index, wm_error *err) { return window
 static int write_chart(const char *csv_path, const char *png_path, wm_error *err) {
     static const train_chart_panel panels[] = {
         {"dynamics: next-token loss", PLOT_LOG_Y, {{"loss", "train loss"}, {"val_loss", "validation loss"}}},
-        {"dynamics: validation token accuracy", 0, {{"val_accuracy", "validation token accuracy"}, {NULL, NULL}}},
+        {"dynamics: validation token accuracy",
+         0,
+         {{"val_accuracy", "next token (autoregressive)"}, {"val_mask_accuracy", "masked tokens (parallel)"}}},
     };
     return train_chart_write(csv_path, png_path, panels, 2, err);
 }
@@ -292,8 +302,8 @@ static int run_train(train_options *o, wm_error *err) {
         printf("%s: steps %d-%d of %d in %.1f s, %.1f windows/s, train loss %.4f", o->out, rep.first_step, rep.steps,
                tc.steps, rep.seconds, rep.windows_per_s, (double)rep.loss);
         if (rep.val.windows)
-            printf("; validation (%d windows) loss %.4f, token accuracy %.4f", rep.val.windows, rep.val.loss,
-                   rep.val.accuracy);
+            printf("; validation (%d windows) loss %.4f, token accuracy %.4f, masked loss %.4f, masked accuracy %.4f",
+                   rep.val.windows, rep.val.loss, rep.val.accuracy, rep.val.mask_loss, rep.val.mask_accuracy);
         else
             printf("; no validation");
         printf("; wrote %s, %s.state, %s and %s\n", o->out, o->out, o->log, o->plot);

@@ -269,6 +269,158 @@ START_TEST(cached_generation_matches_full_recomputation) {
 }
 END_TEST
 
+/* Masks: the last frame always, an earlier frame sometimes; a masked
+ * position is MASK in the inputs and its token in the targets, every other
+ * position is whole and untargeted; the same rng seed masks alike. */
+START_TEST(mask_targets_follow_the_layout) {
+    dynamics_config c = tiny_config();
+    c.frame_tokens = 20;
+    const int B = 64, F = c.frames, P = c.frame_tokens, V = c.vocab, L = dynamics_frame_positions(&c);
+    const int T = dynamics_positions(&c);
+    inputs in = make_inputs(&c, B, 31, 0);
+    int *masked = CALLOC_CHECK((size_t)B * F * P, sizeof(int)), *targets = CALLOC_CHECK((size_t)B * T, sizeof(int));
+    int *again = CALLOC_CHECK((size_t)B * T, sizeof(int));
+    wm_rng r;
+    rng_init(&r, 5);
+    dynamics_mask_targets(&c, in.tokens, B, &r, masked, targets);
+    int frames_masked[3] = {0, 0, 0}, full = 0, one = 0;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++) {
+            int m = 0;
+            for (int i = 0; i < L; i++) {
+                const int t = targets[b * T + f * L + i];
+                if (i < 1 + c.slots) {
+                    ck_assert_int_eq(t, -1);
+                    continue;
+                }
+                const int at = (b * F + f) * P + i - 1 - c.slots;
+                if (masked[at] == V) {
+                    ck_assert_int_eq(t, in.tokens[at]);
+                    m++;
+                } else {
+                    ck_assert_int_eq(t, -1);
+                    ck_assert_int_eq(masked[at], in.tokens[at]);
+                }
+            }
+            frames_masked[f] += m > 0;
+            full += m == P, one += m == 1;
+            if (f == F - 1) ck_assert_int_ge(m, 1);
+        }
+    ck_assert_int_eq(frames_masked[F - 1], B);
+    for (int f = 0; f < F - 1; f++) /* about half of 64 */
+        ck_assert_msg(frames_masked[f] > 16 && frames_masked[f] < 48, "frame %d masked in %d", f, frames_masked[f]);
+    ck_assert_int_gt(full, 0); /* the cosine schedule reaches whole frames and single tokens */
+    ck_assert_int_gt(one, 0);
+    rng_init(&r, 5);
+    dynamics_mask_targets(&c, in.tokens, B, &r, masked, again);
+    ck_assert_int_eq(memcmp(targets, again, (size_t)B * T * sizeof(int)), 0);
+    free(masked), free(targets), free(again);
+    free_inputs(&in);
+}
+END_TEST
+
+/* Parallel decoding, greedy, against a reference built from full forward
+ * passes at block L: each pass takes the argmax of every masked position
+ * from the whole window's logits, fixes the most probable ones (ties to
+ * the lower position) up to the cosine schedule's count, and the next pass
+ * sees them. Equal tokens mean the cached context (block L) and the
+ * per-pass rows are what the full model computes. */
+static void parallel_reference(dynamics_model *dm, const inputs *in, int B, int steps, int *out) {
+    const dynamics_config *c = &dm->cfg;
+    const int F = c->frames, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
+    const int t_img = (F - 1) * L + 1 + c->slots;
+    int *window = CALLOC_CHECK((size_t)B * F * P, sizeof(int));
+    memcpy(window, in->tokens, (size_t)B * F * P * sizeof(int));
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < P; j++) window[(b * F + F - 1) * P + j] = V;
+    int fixed = 0;
+    for (int s = 1; s <= steps; s++) {
+        const int want = s == steps ? P : P - (int)floor(P * cos(3.14159265358979323846 / 2 * s / steps));
+        dynamics_forward(dm, window, in->actions, in->slots, B, L, NULL);
+        for (int b = 0; b < B; b++) {
+            int *w = window + (b * F + F - 1) * P, best[64];
+            double conf[64];
+            for (int j = 0; j < P; j++) {
+                const float *row = dm->logits + ((size_t)b * T + t_img + j) * V;
+                best[j] = 0;
+                double mx = row[0], sum = 0;
+                for (int v = 1; v < V; v++)
+                    if (row[v] > row[best[j]]) best[j] = v, mx = row[v];
+                for (int v = 0; v < V; v++) sum += exp(row[v] - mx);
+                conf[j] = w[j] == V ? (float)(1.0 / sum) : -1; /* fixed ones are not candidates */
+            }
+            for (int k = fixed; k < want; k++) { /* the most confident still-masked position */
+                int pick = -1;
+                for (int j = 0; j < P; j++)
+                    if (w[j] == V && conf[j] >= 0 && (pick < 0 || conf[j] > conf[pick])) pick = j;
+                w[pick] = best[pick], conf[pick] = -1;
+            }
+        }
+        fixed = want;
+    }
+    for (int b = 0; b < B; b++) memcpy(out + b * P, window + (b * F + F - 1) * P, (size_t)P * sizeof(int));
+    free(window);
+}
+
+START_TEST(parallel_decoding_matches_full_recomputation) {
+    dynamics_config c = tiny_config();
+    c.frame_tokens = 12;
+    const int F = c.frames, P = c.frame_tokens;
+    dynamics_model dm;
+    wm_error err;
+    ck_assert_msg(dynamics_init(&dm, &c, BATCH, 41, &err) == 0, "%s", err.msg);
+    scale_up_weights(&dm, 42);
+    inputs in = make_inputs(&c, BATCH, 43, 0);
+    int context[BATCH * 2 * 12], out[BATCH * 12], want[BATCH * 12];
+    for (int b = 0; b < BATCH; b++)
+        memcpy(context + b * (F - 1) * P, in.tokens + b * F * P, (size_t)(F - 1) * P * sizeof(int));
+    const int steps[3] = {1, 3, 12};
+    for (int k = 0; k < 3; k++) {
+        dynamics_generate_frame_parallel(&dm, context, in.actions, in.slots, BATCH, steps[k], 0.0f, 0, NULL, out);
+        parallel_reference(&dm, &in, BATCH, steps[k], want);
+        for (int i = 0; i < BATCH * P; i++)
+            ck_assert_msg(out[i] == want[i], "steps %d, token %d: parallel %d, reference %d", steps[k], i, out[i],
+                          want[i]);
+    }
+    int distinct = 0;
+    for (int i = 1; i < BATCH * P; i++) distinct += out[i] != out[0];
+    ck_assert_int_gt(distinct, 0);
+    free_inputs(&in);
+    dynamics_free(&dm);
+}
+END_TEST
+
+/* At temperature 1 parallel decoding is seeded like AR decoding, and its
+ * tokens are valid ids. */
+START_TEST(parallel_generation_is_seeded) {
+    const dynamics_config c = tiny_config();
+    const int F = c.frames, P = c.frame_tokens;
+    dynamics_model dm;
+    wm_error err;
+    ck_assert_msg(dynamics_init(&dm, &c, BATCH, 51, &err) == 0, "%s", err.msg);
+    scale_up_weights(&dm, 52);
+    inputs in = make_inputs(&c, BATCH, 53, 0);
+    int context[BATCH * 2 * 4], out[3][BATCH * 4];
+    for (int b = 0; b < BATCH; b++)
+        memcpy(context + b * (F - 1) * P, in.tokens + b * F * P, (size_t)(F - 1) * P * sizeof(int));
+    const uint64_t seeds[3] = {7, 7, 8};
+    int differ = 0;
+    for (int trial = 0; trial < 8 && !differ; trial++) {
+        for (int k = 0; k < 3; k++) {
+            wm_rng r;
+            rng_init(&r, seeds[k] + 100 * (uint64_t)trial);
+            dynamics_generate_frame_parallel(&dm, context, in.actions, in.slots, BATCH, 2, 1.0f, 0, &r, out[k]);
+        }
+        ck_assert_int_eq(memcmp(out[0], out[1], sizeof out[0]), 0);
+        differ = memcmp(out[0], out[2], sizeof out[0]) != 0;
+        for (int i = 0; i < BATCH * P; i++) ck_assert(out[0][i] >= 0 && out[0][i] < c.vocab);
+    }
+    ck_assert_msg(differ, "another seed never changed the frame");
+    free_inputs(&in);
+    dynamics_free(&dm);
+}
+END_TEST
+
 /* Two fixed windows, learned by heart: the mean next-token loss falls from
  * ln 16 = 2.77 below 0.01 within OVERFIT_STEPS steps at a learning rate of
  * 1e-2 (0.0024 here; it crosses 0.05 near step 40). */
@@ -463,6 +615,9 @@ int main(void) {
     tcase_add_test(tc, ar_targets_follow_the_layout);
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, cached_generation_matches_full_recomputation);
+    tcase_add_test(tc, mask_targets_follow_the_layout);
+    tcase_add_test(tc, parallel_decoding_matches_full_recomputation);
+    tcase_add_test(tc, parallel_generation_is_seeded);
     tcase_add_test(tc, tiny_model_overfits_a_fixed_sequence);
     tcase_add_test(tc, training_is_deterministic);
     tcase_add_test(tc, generation_is_seeded);

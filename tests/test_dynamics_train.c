@@ -111,7 +111,8 @@ START_TEST(train_writes_model_state_csv_chart_and_one_line) {
     uint8_t *csv;
     size_t len;
     ck_assert_msg(file_read_all(file, 1 << 20, &csv, &len, &err) == 0, "%s", err.msg);
-    const char *header = "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy\n10,";
+    const char *header =
+        "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy\n10,";
     ck_assert_msg(strncmp((char *)csv, header, strlen(header)) == 0, "%.*s", (int)len, (char *)csv);
     ck_assert_ptr_nonnull(strstr((char *)csv, "\n12,"));
     free(csv);
@@ -159,6 +160,16 @@ START_TEST(a_fresh_run_over_a_state_and_a_resume_with_another_batch_are_refused)
     rc = train(&out, path, (const char *[]){"--steps", "8", "--batch", "2", "--seed", "9", "--resume", "--quiet", NULL});
     ck_assert_int_eq(rc, 1);
     ck_assert_msg(strstr(out, "a resume must read the data in the same order"), "%s", out);
+    free(out);
+    /* Another mask share trains other steps on the masked objective. */
+    rc = train(&out, path,
+               (const char *[]){"--steps", "8", "--batch", "2", "--mask-share", "0.25", "--resume", "--quiet", NULL});
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(out, "a resume must read the data in the same order"), "%s", out);
+    free(out);
+    rc = train(&out, path, (const char *[]){"--steps", "8", "--mask-share", "1.5", "--quiet", NULL});
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strncmp(out, "wmsim: --mask-share: expected a share in [0, 1], got '1.5'\n", 59) == 0, "%s", out);
     free(out);
     /* Already done. */
     rc = train(&out, path, (const char *[]){"--steps", "4", "--batch", "2", "--resume", "--quiet", NULL});
@@ -287,13 +298,18 @@ START_TEST(window_source_seek_equals_reading_through_and_windows_hold_the_clips)
     }
     ck_assert_int_eq(c->validation, 0);
     float s1[ns];
+    window_source_get(ws, 0, t2, a2, s1); /* a clip's first frame: no action led to it */
+    for (int i = TOKEN_ACTION_ACCEL; i <= TOKEN_ACTION_STEER; i++) ck_assert_float_eq(a2[i], 0.0f);
+    ck_assert_float_eq(a2[TOKEN_ACTION_SPEED], c->actions[TOKEN_ACTION_SPEED] / WINDOW_SPEED_SCALE);
     window_source_get(ws, 1, t2, a2, s1); /* window 1 starts at frame 2 */
     for (int f = 0; f < F; f++) {
         for (int p = 0; p < P; p++) ck_assert_int_eq(t2[f * P + p], c->codes[(2 + f) * P + p]);
-        const float *ca = c->actions + (2 + f) * A;
-        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_ACCEL], ca[TOKEN_ACTION_ACCEL] / WINDOW_ACCEL_SCALE);
-        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_STEER], ca[TOKEN_ACTION_STEER] / WINDOW_STEER_SCALE);
-        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_SPEED], ca[TOKEN_ACTION_SPEED] / WINDOW_SPEED_SCALE);
+        /* the action that led to the frame (the one after the clip's frame before), its own speed */
+        const float *led = c->actions + (1 + f) * A, *at = c->actions + (2 + f) * A;
+        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_ACCEL], led[TOKEN_ACTION_ACCEL] / WINDOW_ACCEL_SCALE);
+        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_BRAKE], led[TOKEN_ACTION_BRAKE] / WINDOW_BRAKE_SCALE);
+        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_STEER], led[TOKEN_ACTION_STEER] / WINDOW_STEER_SCALE);
+        ck_assert_float_eq(a2[f * A + TOKEN_ACTION_SPEED], at[TOKEN_ACTION_SPEED] / WINDOW_SPEED_SCALE);
         for (int k = 0; k < K; k++) {
             const float *cs = c->slots + ((2 + f) * K + k) * S;
             ck_assert_float_eq(s1[(f * K + k) * S + TOKEN_SLOT_PRESENT], cs[TOKEN_SLOT_PRESENT]);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/mathx.h"
 #include "worldmodel/transformer_ops.h"
 
 /* Below this many elements an elementwise loop runs on one thread. */
@@ -198,7 +199,7 @@ int dynamics_init(dynamics_model *dm, const dynamics_config *cfg, int max_batch,
     dm->pos_ids = ip, ip += N;
     dm->frame_ids = ip;
     for (size_t n = 0; n < N; n++) dm->pos_ids[n] = (int)(n % T % L), dm->frame_ids[n] = (int)(n % T / L);
-    dm->candidates = CALLOC_CHECK(V, sizeof *dm->candidates);
+    dm->candidates = CALLOC_CHECK(V + P, sizeof *dm->candidates);
     init_params(dm, seed);
     return 0;
 }
@@ -393,9 +394,10 @@ float dynamics_train_step(dynamics_model *dm, const int *tokens, const float *ac
 /* ---- generation ----------------------------------------------------------------- */
 
 /* The blocks over Tn new positions t0 .. t0+Tn-1 of B windows whose earlier
- * positions are in the KV caches: x (B, Tn, C) in, the last block's output
- * out, in place. Scratch: layer 0's activation buffers. */
-static void cached_blocks(dynamics_model *dm, int B, int t0, int Tn, float *x) {
+ * positions are in the KV caches, with attention block `block`: x (B, Tn, C)
+ * in, the last block's output out, in place. Scratch: layer 0's activation
+ * buffers. */
+static void cached_blocks(dynamics_model *dm, int B, int t0, int Tn, int block, float *x) {
     const dynamics_config *c = &dm->cfg;
     const int C = c->channels, NH = c->heads, T = dm->T, N = B * Tn;
     const size_t NC = (size_t)N * C;
@@ -407,7 +409,7 @@ static void cached_blocks(dynamics_model *dm, int B, int t0, int Tn, float *x) {
         rmsnorm_forward(s->ln1, s->rstd1, x, W + ly->ln1_w, N, C);
         linear_forward(s->qkv, s->ln1, W + ly->qkv_w, NULL, N, C, 3 * C);
         attention_cache_write(a->kcache, a->vcache, s->qkv, B, t0, Tn, T, C, NH);
-        attention_forward_cached(s->atty, s->att, s->qkv, a->kcache, a->vcache, B, t0, Tn, T, C, NH, 1);
+        attention_forward_cached(s->atty, s->att, s->qkv, a->kcache, a->vcache, B, t0, Tn, T, C, NH, block);
         linear_forward(s->res_mid, s->atty, W + ly->attn_proj_w, NULL, N, C, C);
         add_into(s->res_mid, x, NC);
         rmsnorm_forward(s->ln2, s->rstd2, s->res_mid, W + ly->ln2_w, N, C);
@@ -464,14 +466,13 @@ static int sample_token(dynamics_model *dm, const float *logits, float temperatu
     return cand[k - 1].index; /* rounding left u at the very top */
 }
 
-void dynamics_generate_frame(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
-                             float temperature, int top_k, wm_rng *rng, int *out) {
+/* The generators' window: the context, then the new frame with its tokens
+ * masked, embedded as in training into x (B, T, C); the new frame's image
+ * embeddings are computed and not used. */
+static void embed_window(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
+                         float *x) {
     const dynamics_config *c = &dm->cfg;
-    require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
-    require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
-    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
-    /* The window with the new frame's tokens masked (their embeddings are
-     * computed and never used), embedded as in training. */
+    const int F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab;
     for (int b = 0; b < B; b++) {
         int *w = dm->tokens_in + (size_t)b * F * P;
         for (size_t i = 0; i < (size_t)(F - 1) * P; i++) {
@@ -485,15 +486,24 @@ void dynamics_generate_frame(dynamics_model *dm, const int *context, const float
     memcpy(dm->actions_in, actions, BF * c->action_dim * sizeof *actions);
     if (slots) memcpy(dm->slots_in, slots, n_slot * sizeof *slots);
     else memset(dm->slots_in, 0, n_slot * sizeof *dm->slots_in);
-    float *x = dm->act[0].res_in;
     embed_forward(dm, B, x);
+}
+
+void dynamics_generate_frame(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
+                             float temperature, int top_k, wm_rng *rng, int *out) {
+    const dynamics_config *c = &dm->cfg;
+    require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
+    require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
+    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
+    float *x = dm->act[0].res_in;
+    embed_window(dm, context, actions, slots, B, x);
 
     /* Prefill: positions 0 .. T0-1 (the context, then the new frame's action
      * and slots), packed to (B, T0, C). */
     const int T0 = (F - 1) * L + 1 + K;
     for (int b = 1; b < B; b++)
         memmove(x + (size_t)b * T0 * C, x + (size_t)b * T * C, (size_t)T0 * C * sizeof *x);
-    cached_blocks(dm, B, 0, T0, x);
+    cached_blocks(dm, B, 0, T0, 1, x);
     last_logits(dm, B, T0, x);
     const float *W = dm->params;
     const float *fe = W + dm->frame_emb + (size_t)(F - 1) * C;
@@ -508,10 +518,120 @@ void dynamics_generate_frame(dynamics_model *dm, const int *context, const float
             float *o = x + (size_t)b * C;
             for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
         }
-        cached_blocks(dm, B, T0 + j, 1, x);
+        cached_blocks(dm, B, T0 + j, 1, 1, x);
         last_logits(dm, B, 1, x);
     }
     dm->has_targets = 0;
+}
+
+/* After pass s of `steps`, this many of the P tokens are fixed (MaskGIT's
+ * cosine schedule); all of them after the last pass. */
+static int fixed_after(int P, int s, int steps) {
+    if (s >= steps) return P;
+    return P - (int)floor(P * cos(WM_PI / 2 * (double)s / steps));
+}
+
+/* The probability softmax(logits) gives token v. */
+static float token_probability(const float *logits, int V, int v) {
+    float mx = logits[0];
+    for (int i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - mx);
+    return (float)(exp((double)logits[v] - mx) / sum);
+}
+
+void dynamics_generate_frame_parallel(dynamics_model *dm, const int *context, const float *actions, const float *slots,
+                                      int B, int steps, float temperature, int top_k, wm_rng *rng, int *out) {
+    const dynamics_config *c = &dm->cfg;
+    require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
+    require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
+    const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
+    require(steps >= 1 && steps <= P, "parallel decoding steps outside [1, P]");
+    float *x = dm->act[0].res_in;
+    embed_window(dm, context, actions, slots, B, x);
+    /* The context frames once, into the cache, at block L as the masked
+     * objective trains them. Then the new frame's L rows per pass, in y. */
+    const int T0 = (F - 1) * L;
+    float *y = dm->dres;
+    for (int b = 0; b < B; b++)
+        memcpy(y + (size_t)b * L * C, x + ((size_t)b * T + T0) * C, (size_t)L * C * sizeof *y);
+    if (T0) {
+        for (int b = 1; b < B; b++)
+            memmove(x + (size_t)b * T0 * C, x + (size_t)b * T * C, (size_t)T0 * C * sizeof *x);
+        cached_blocks(dm, B, 0, T0, L, x);
+    }
+    const float *W = dm->params;
+    const float *fe = W + dm->frame_emb + (size_t)(F - 1) * C;
+    float *rows = dm->dln; /* (B L, C): a pass's rows */
+    int *ids = out; /* (B, P): V while masked */
+    for (size_t i = 0; i < (size_t)B * P; i++) ids[i] = V;
+    dynamics_candidate *rank = dm->candidates + V;
+    int fixed = 0;
+    for (int s = 1; s <= steps; s++) {
+        /* The pass's input: the frame's action and slot rows as embedded,
+         * its image rows from the current ids (MASK or fixed). */
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < L; i++) {
+                float *o = rows + ((size_t)b * L + i) * C;
+                if (i <= K) {
+                    memcpy(o, y + ((size_t)b * L + i) * C, (size_t)C * sizeof *o);
+                    continue;
+                }
+                const float *e = W + dm->tok_emb + (size_t)ids[(size_t)b * P + i - 1 - K] * C;
+                const float *pe = W + dm->pos_emb + (size_t)i * C;
+                for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
+            }
+        cached_blocks(dm, B, T0, L, L, rows);
+        /* Logits of the image rows, packed (B P, V). */
+        for (int b = 0; b < B; b++)
+            memcpy(dm->res_out + (size_t)b * P * C, rows + ((size_t)b * L + 1 + K) * C, (size_t)P * C * sizeof *rows);
+        rmsnorm_forward(dm->lnf, dm->rstdf, dm->res_out, W + dm->lnf_w, B * P, C);
+        linear_forward(dm->logits, dm->lnf, W + dm->head_w, NULL, B * P, C, V);
+        const int want = fixed_after(P, s, steps);
+        for (int b = 0; b < B; b++) {
+            int *id = ids + (size_t)b * P, n = 0;
+            for (int j = 0; j < P; j++) {
+                if (id[j] != V) continue;
+                const float *lg = dm->logits + ((size_t)b * P + j) * V;
+                const int v = sample_token(dm, lg, temperature, top_k, rng);
+                rank[n++] = (dynamics_candidate){token_probability(lg, V, v), j};
+                id[j] = -1 - v; /* a candidate, not yet fixed */
+            }
+            qsort(rank, (size_t)n, sizeof *rank, by_rank);
+            for (int r = 0; r < n; r++) {
+                const int j = rank[r].index;
+                id[j] = r < want - fixed ? -1 - id[j] : V;
+            }
+        }
+        fixed = want;
+    }
+    dm->has_targets = 0;
+}
+
+void dynamics_mask_targets(const dynamics_config *cfg, const int *tokens, int B, wm_rng *rng, int *masked,
+                           int *targets) {
+    const int F = cfg->frames, P = cfg->frame_tokens, K = cfg->slots, V = cfg->vocab;
+    const int L = dynamics_frame_positions(cfg), T = F * L;
+    int *order = MALLOC_CHECK((size_t)P * sizeof *order);
+    memcpy(masked, tokens, (size_t)B * F * P * sizeof *masked);
+    for (size_t i = 0; i < (size_t)B * T; i++) targets[i] = -1;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++) {
+            if (f < F - 1 && rng_uniform(rng) >= 0.5) continue;
+            const double u = rng_uniform(rng);
+            int m = (int)ceil(P * cos(WM_PI / 2 * u));
+            m = m < 1 ? 1 : m > P ? P : m;
+            for (int j = 0; j < P; j++) order[j] = j;
+            for (int i = 0; i < m; i++) { /* the first m of a Fisher-Yates shuffle */
+                const int r = i + (int)(rng_u64(rng) % (uint64_t)(P - i));
+                const int t = order[i];
+                order[i] = order[r], order[r] = t;
+                const size_t at = ((size_t)b * F + f) * P + order[i];
+                targets[(size_t)b * T + (size_t)f * L + 1 + K + order[i]] = tokens[at];
+                masked[at] = V;
+            }
+        }
+    free(order);
 }
 
 /* ---- checkpoints -------------------------------------------------------------------- */

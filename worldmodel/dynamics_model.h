@@ -8,7 +8,8 @@
  *     if (dynamics_init(&dm, &cfg, 8, seed, &err)) ...    // room for batches of up to 8 windows
  *     dynamics_ar_targets(&cfg, tokens, B, targets);      // next-token targets, (B, T)
  *     float loss = dynamics_train_step(&dm, tokens, actions, slots, targets, B, 1, NULL, lr, step, NULL);
- *     dynamics_generate_frame(&dm, context, actions, slots, B, 1.0f, 50, &rng, next);   // (B, P)
+ *     dynamics_generate_frame(&dm, context, actions, slots, B, 1.0f, 50, &rng, next);   // (B, P), token by token
+ *     dynamics_generate_frame_parallel(&dm, context, actions, slots, B, 8, 1.0f, 0, &rng, next); // 8 passes
  *     dynamics_save(&dm, "models/dynamics.wmck", NULL, &err);
  *     dynamics_free(&dm);
  *
@@ -23,6 +24,8 @@
  *                           (an input only: never a target or a sample)
  *     actions (B, F, A)     continuous, normalised by the caller; the
  *                           default A = 4 is accel, brake, steer, speed
+ *                           (wmsim gives each frame the action that led
+ *                           to it and its speed: datasets/window_source.h)
  *     slots   (B, F, K, S)  continuous; a slot whose S features are all 0
  *                           is absent (conditioning dropout is the caller's:
  *                           it zeroes them); NULL: every slot absent
@@ -45,7 +48,14 @@
  * attention is transformer_ops.h's block-causal attention: block 1 is
  * ordinary causal attention (autoregressive training and decoding); block
  * L lets a frame's positions see each other and every earlier frame
- * (MaskGIT-style parallel decoding, later).
+ * (the masked objective and MaskGIT-style parallel decoding).
+ *
+ * Two objectives, one network. Autoregressive: a position holding a real
+ * token predicts the NEXT image token (block 1). Masked: a position
+ * holding MASK predicts its OWN token (block L). The input tells the two
+ * apart (MASK never appears in autoregressive inputs, and unmasked
+ * positions carry no masked target), so a model trained on a mix of both
+ * (dynamics_train.h) decodes either way.
  *
  * Autoregressive targets (dynamics_ar_targets): every position whose NEXT
  * position is an image token predicts that token, the rest are -1. So in
@@ -77,6 +87,8 @@
  * (block 1). Learned frame-index embeddings tie a position to its place in
  * the window, so a rollout that slides the window recomputes the context
  * (one forward pass per generated frame) rather than reusing the cache.
+ * Parallel generation (dynamics_generate_frame_parallel) fills the cache
+ * with the context at block L and decodes the whole frame in a few passes.
  *
  * Checkpoints (model type CKPT_MODEL_DYNAMICS; worldmodel/FORMAT.md).
  * The model file's config slots:
@@ -283,6 +295,31 @@ float dynamics_train_step(dynamics_model *dm, const int *tokens, const float *ac
  * afterwards dm->logits rows 0 .. B-1 hold the last token's logits. */
 void dynamics_generate_frame(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
                              float temperature, int top_k, wm_rng *rng, int *out);
+
+/* The next frame of B windows by MaskGIT-style parallel decoding, in
+ * `steps` passes (1 <= steps <= P) over the new frame with attention block
+ * L (a frame's positions see each other); the arrays as for
+ * dynamics_generate_frame. The context is run once into the KV cache
+ * (block L, as the masked objective trains it); then every pass predicts
+ * each still-masked token, draws a candidate per masked position (the
+ * sampler of dynamics_generate_frame, positions in order, one rng draw
+ * each when temperature > 0) and keeps the most confident ones (the
+ * candidate's probability; ties to the lower position) so that after pass
+ * s (1-based) P - floor(P cos(pi/2 s/steps)) tokens are fixed, all of them
+ * after the last. Fixed tokens never change. Overwrites the activations. */
+void dynamics_generate_frame_parallel(dynamics_model *dm, const int *context, const float *actions, const float *slots,
+                                      int B, int steps, float temperature, int top_k, wm_rng *rng, int *out);
+
+/* The masked (MaskGIT) objective's inputs and targets for B windows, from
+ * rng: in each window the last frame, and each earlier frame with
+ * probability 1/2, has m = max(1, ceil(P cos(pi/2 u))) of its P image
+ * tokens replaced by MASK (id V), u uniform in [0, 1), the m positions a
+ * uniform draw without replacement; the other frames stay whole (clean
+ * context, as generation gives it). masked (B, F, P) gets the inputs and
+ * targets (B, T) the original token at each masked position, -1
+ * elsewhere. Train with attention block L. */
+void dynamics_mask_targets(const dynamics_config *cfg, const int *tokens, int B, wm_rng *rng, int *masked,
+                           int *targets);
 
 /* Checkpoints (model type CKPT_MODEL_DYNAMICS; the table above). Loading
  * builds the model from the file's config with room for max_batch

@@ -16,7 +16,7 @@
 dynamics_train_config dynamics_train_config_default(void) {
     return (dynamics_train_config){.steps = 20000, .batch = 8, .warmup_steps = 500, .lr = 1e-3f, .lr_min = 1e-5f,
                                    .hp = dynamics_train_params_default(), .drop_slots = 0.5f, .drop_action = 0.1f,
-                                   .seed = 1, .log_every = 50, .val_every = 1000, .save_every = 500};
+                                   .mask_share = 0.5f, .seed = 1, .log_every = 50, .val_every = 1000, .save_every = 500};
 }
 
 float dynamics_lr_at(const dynamics_train_config *cfg, int step) {
@@ -24,37 +24,55 @@ float dynamics_lr_at(const dynamics_train_config *cfg, int step) {
 }
 
 
+/* Loss (summed over windows) and right/counted argmax tokens of one batch's
+ * last forward pass against its targets. */
+static void score_batch(const dynamics_model *dm, const int *targets, int b, float loss, double *loss_sum,
+                        long long *right, long long *counted) {
+    const int V = dm->cfg.vocab;
+    *loss_sum += (double)loss * b;
+    for (size_t r = 0; r < (size_t)b * dm->T; r++) {
+        if (targets[r] < 0) continue;
+        const float *lg = dm->logits + r * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (lg[v] > lg[best]) best = v;
+        *right += best == targets[r], ++*counted;
+    }
+}
+
 void dynamics_evaluate(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int n,
                        dynamics_eval *out) {
     const dynamics_config *c = &dm->cfg;
-    const int F = c->frames, P = c->frame_tokens, A = c->action_dim, K = c->slots, S = c->slot_dim, V = c->vocab;
-    const int T = dm->T;
+    const int F = c->frames, P = c->frame_tokens, A = c->action_dim, K = c->slots, S = c->slot_dim, T = dm->T;
     int *targets = MALLOC_CHECK((size_t)dm->max_batch * T * sizeof(int));
-    double loss = 0;
-    long long right = 0, counted = 0;
+    int *masked = MALLOC_CHECK((size_t)dm->max_batch * F * P * sizeof(int));
+    double loss[2] = {0, 0};
+    long long right[2] = {0, 0}, counted[2] = {0, 0};
     for (int i = 0; i < n; i += dm->max_batch) {
         int b = n - i < dm->max_batch ? n - i : dm->max_batch;
         const int *tk = tokens + (size_t)i * F * P;
+        const float *ac = actions + (size_t)i * F * A, *sl = slots && K ? slots + (size_t)i * F * K * S : NULL;
         dynamics_ar_targets(c, tk, b, targets);
-        float l = dynamics_forward(dm, tk, actions + (size_t)i * F * A,
-                                   slots && K ? slots + (size_t)i * F * K * S : NULL, b, 1, targets);
-        loss += (double)l * b;
-        for (size_t r = 0; r < (size_t)b * T; r++) {
-            if (targets[r] < 0) continue;
-            const float *lg = dm->logits + r * V;
-            int best = 0;
-            for (int v = 1; v < V; v++)
-                if (lg[v] > lg[best]) best = v;
-            right += best == targets[r], counted++;
+        float l = dynamics_forward(dm, tk, ac, sl, b, 1, targets);
+        score_batch(dm, targets, b, l, &loss[0], &right[0], &counted[0]);
+        for (int w = 0; w < b; w++) {
+            wm_rng rng = rng_fork(DYNAMICS_EVAL_MASK_SEED, (uint64_t)(i + w));
+            dynamics_mask_targets(c, tk + (size_t)w * F * P, 1, &rng, masked + (size_t)w * F * P,
+                                  targets + (size_t)w * T);
         }
+        l = dynamics_forward(dm, masked, ac, sl, b, dm->L, targets);
+        score_batch(dm, targets, b, l, &loss[1], &right[1], &counted[1]);
     }
-    free(targets);
+    free(targets), free(masked);
     out->windows = n;
-    out->loss = n ? loss / n : 0;
-    out->accuracy = counted ? (double)right / counted : 0;
+    out->loss = n ? loss[0] / n : 0;
+    out->accuracy = counted[0] ? (double)right[0] / counted[0] : 0;
+    out->mask_loss = n ? loss[1] / n : 0;
+    out->mask_accuracy = counted[1] ? (double)right[1] / counted[1] : 0;
 }
 
-#define CSV_HEADER "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy\n"
+#define CSV_HEADER \
+    "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy\n"
 
 
 typedef struct {
@@ -66,15 +84,18 @@ static void progress_line(const dynamics_train_config *cfg, int step, const inte
                           const dynamics_eval *val, int final) {
     double eta = rate > 0 ? (double)(cfg->steps - step) * cfg->batch / rate : 0;
     fprintf(stderr, "\rstep %d/%d  loss %.4f", step, cfg->steps, s->loss / s->n);
-    if (val->windows) fprintf(stderr, "  val %.4f (acc %.3f)", val->loss, val->accuracy);
+    if (val->windows)
+        fprintf(stderr, "  val %.4f (acc %.3f, masked %.3f)", val->loss, val->accuracy, val->mask_accuracy);
     fprintf(stderr, "  %.1f windows/s  ETA %dm%02ds   %s", rate, (int)eta / 60, (int)eta % 60, final ? "\n" : "");
     fflush(stderr);
 }
 
-/* The window order (the caller's stream_id) and the dropout's seed: a
- * resume must keep both. */
+/* The window order (the caller's stream_id), the dropout's seed and the
+ * mask share: a resume must keep all three. */
 static uint64_t run_id(const dynamics_train_config *cfg) {
-    return cfg->stream_id ^ (cfg->seed * UINT64_C(0x9e3779b97f4a7c15));
+    uint32_t share;
+    memcpy(&share, &cfg->mask_share, sizeof share);
+    return cfg->stream_id ^ (cfg->seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)share << 17);
 }
 
 static int save_checkpoint(dynamics_model *dm, const dynamics_train_config *cfg, const char *state_path, int step,
@@ -85,16 +106,28 @@ static int save_checkpoint(dynamics_model *dm, const dynamics_train_config *cfg,
     return dynamics_save(dm, cfg->out_path, NULL, err);
 }
 
-/* Zeroes the slots and/or actions of the batch's windows that the dropout
- * picks; window b is the stream's window first + b. */
-static void conditioning_dropout(const dynamics_train_config *cfg, const dynamics_config *c, uint64_t first,
-                                 float *actions, float *slots) {
-    const int F = c->frames, A = c->action_dim, K = c->slots, S = c->slot_dim;
+/* Whether step s (1-based) is on the masked objective (dynamics_train.h). */
+static int masked_step(float share, int s) { return floorf((float)s * share) > floorf((float)(s - 1) * share); }
+
+/* The conditioning dropout of the batch's windows, then (on a masked step)
+ * their masks, from each window's own rng; window b is the stream's window
+ * first + b. Writes the step's input tokens and targets. */
+static void prepare_batch(const dynamics_train_config *cfg, const dynamics_model *dm, uint64_t first, int masked,
+                          const int *tokens, float *actions, float *slots, int *inputs, int *targets) {
+    const dynamics_config *c = &dm->cfg;
+    const int F = c->frames, P = c->frame_tokens, A = c->action_dim, K = c->slots, S = c->slot_dim;
     for (int b = 0; b < cfg->batch; b++) {
         wm_rng rng = rng_fork(cfg->seed, first + (uint64_t)b);
         double u_slots = rng_uniform(&rng), u_action = rng_uniform(&rng);
         if (slots && K && u_slots < cfg->drop_slots) memset(slots + (size_t)b * F * K * S, 0, (size_t)F * K * S * sizeof(float));
         if (u_action < cfg->drop_action) memset(actions + (size_t)b * F * A, 0, (size_t)F * A * sizeof(float));
+        const size_t at = (size_t)b * F * P;
+        if (masked) {
+            dynamics_mask_targets(c, tokens + at, 1, &rng, inputs + at, targets + (size_t)b * dm->T);
+        } else {
+            memcpy(inputs + at, tokens + at, (size_t)F * P * sizeof *inputs);
+            dynamics_ar_targets(c, tokens + at, 1, targets + (size_t)b * dm->T);
+        }
     }
 }
 
@@ -105,6 +138,8 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     if (cfg->stop_at < 0 || cfg->stop_at > cfg->steps)
         return wm_fail(err, "worldmodel train: stop at step %d outside [1, %d]", cfg->stop_at, cfg->steps);
     const int end = cfg->stop_at ? cfg->stop_at : cfg->steps;
+    if (!(cfg->mask_share >= 0.0f && cfg->mask_share <= 1.0f))
+        return wm_fail(err, "worldmodel train: mask share %g outside [0, 1]", cfg->mask_share);
     if (cfg->batch < 1 || cfg->batch > dm->max_batch)
         return wm_fail(err, "worldmodel train: batch %d outside [1, %d]", cfg->batch, dm->max_batch);
     if (!cfg->out_path) return wm_fail(err, "worldmodel train: no output path");
@@ -127,6 +162,7 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     const size_t B = (size_t)cfg->batch, F = (size_t)c->frames;
     int *tokens = MALLOC_CHECK(B * F * c->frame_tokens * sizeof(int));
     int *targets = MALLOC_CHECK(B * dm->T * sizeof(int));
+    int *inputs = MALLOC_CHECK(B * F * c->frame_tokens * sizeof(int));
     float *actions = MALLOC_CHECK(B * F * c->action_dim * sizeof(float));
     float *slots = c->slots ? MALLOC_CHECK(B * F * c->slots * c->slot_dim * sizeof(float)) : NULL;
     rep->first_step = step + 1;
@@ -139,12 +175,13 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
             rc = -1;
             break;
         }
-        conditioning_dropout(cfg, c, (uint64_t)step * cfg->batch, actions, slots);
-        dynamics_ar_targets(c, tokens, cfg->batch, targets);
+        const int masked = masked_step(cfg->mask_share, step + 1);
+        prepare_batch(cfg, dm, (uint64_t)step * cfg->batch, masked, tokens, actions, slots, inputs, targets);
         step++;
         float lr = dynamics_lr_at(cfg, step);
         dynamics_step_stats st;
-        dynamics_train_step(dm, tokens, actions, slots, targets, cfg->batch, 1, &cfg->hp, lr, step, &st);
+        dynamics_train_step(dm, inputs, actions, slots, targets, cfg->batch, masked ? dm->L : 1, &cfg->hp, lr, step,
+                            &st);
         if (!isfinite(st.loss)) {
             rc = wm_fail(err, "worldmodel train: step %d: loss is %g; the last checkpoint (%s) is kept", step,
                          st.loss, cfg->out_path);
@@ -161,8 +198,11 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
             if (csv) {
                 fprintf(csv, "%d,%.6g,%.6g,%.6g,%d,%.2f", step, lr, sums.loss / sums.n, sums.grad_norm / sums.n,
                         sums.skipped, rate);
-                if (validate) fprintf(csv, ",%.6g,%.5f\n", rep->val.loss, rep->val.accuracy);
-                else fputs(",,\n", csv);
+                if (validate)
+                    fprintf(csv, ",%.6g,%.5f,%.6g,%.5f\n", rep->val.loss, rep->val.accuracy, rep->val.mask_loss,
+                            rep->val.mask_accuracy);
+                else
+                    fputs(",,,,\n", csv);
                 fflush(csv);
             }
             if (cfg->progress)
@@ -181,6 +221,6 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     rep->seconds = train_now_s() - t0;
     rep->windows_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
-    free(tokens), free(targets), free(actions), free(slots);
+    free(tokens), free(targets), free(inputs), free(actions), free(slots);
     return rc;
 }

@@ -12,15 +12,20 @@
  *     dynamics_model dm;                              // fresh: dynamics_init; resuming: dynamics_load(out_path)
  *     if (dynamics_train(&dm, &cfg, &data, &report, &err)) ...
  *
- * Objective: autoregressive next-token cross-entropy (attention block 1,
- * dynamics_ar_targets) over each window's F P image tokens.
+ * Objectives, so one model decodes both ways: a share mask_share of the
+ * steps is masked (MaskGIT: attention block L, dynamics_mask_targets), the
+ * rest autoregressive (next-token cross-entropy, attention block 1,
+ * dynamics_ar_targets, over each window's F P image tokens). Step s is
+ * masked when floor(s mask_share) > floor((s - 1) mask_share): an exact,
+ * evenly spread share that needs no draws (0.5: every even step).
  *
  * Conditioning dropout, so the model also learns to dream without scene
  * slots and to lean on the action: window b of step s is the stream's
  * window g = (s - 1) batch + b; u1, u2 = the first two rng_uniform draws of
  * rng_fork(seed, g); u1 < drop_slots zeroes all its slots (every frame),
- * u2 < drop_action zeroes its actions. It depends on (seed, g) only, so a
- * resumed run drops exactly what an unbroken one does.
+ * u2 < drop_action zeroes its actions; on a masked step the same rng then
+ * draws the window's masks. It depends on (seed, g) only, so a resumed run
+ * drops and masks exactly what an unbroken one does.
  *
  * Files: the model at out_path (dynamics_save), and beside it the training
  * state at out_path + ".state" (dynamics_save_state: weights, moments,
@@ -57,6 +62,7 @@ typedef struct {
     float lr, lr_min;      /* peak, and the cosine's end at `steps` */
     dynamics_train_params hp;
     float drop_slots, drop_action; /* conditioning dropout probabilities, per window */
+    float mask_share;      /* [0, 1]: share of the steps on the masked objective */
     uint64_t seed;         /* the dropout's */
     int log_every;         /* steps per CSV row and progress update */
     int val_every;         /* steps between validations (and at the end); 0: at the end only */
@@ -75,7 +81,8 @@ typedef struct {
 } dynamics_train_config;
 
 /* steps 20000, batch 8, warm-up 500, lr 1e-3 to 1e-5, drop slots 0.5 and
- * action 0.1, seed 1, log every 50, validate every 1000, save every 500. */
+ * action 0.1, mask share 0.5, seed 1, log every 50, validate every 1000,
+ * save every 500. */
 dynamics_train_config dynamics_train_config_default(void);
 
 /* The learning rate at step (1-based): linear warm-up over
@@ -85,11 +92,15 @@ float dynamics_lr_at(const dynamics_train_config *cfg, int step);
 typedef struct {
     double loss;           /* mean next-token cross-entropy */
     double accuracy;       /* share of target tokens whose argmax logit is the target */
+    double mask_loss, mask_accuracy; /* the same on the masked objective */
     int windows;           /* 0: none */
 } dynamics_eval;
 
-/* Mean loss and token accuracy of n windows (AR targets, block 1), in
- * batches of up to max_batch. Overwrites the activations. */
+/* Mean loss and token accuracy of n windows on both objectives: AR targets
+ * at block 1; masked targets at block L, window i's masks drawn from
+ * rng_fork(DYNAMICS_EVAL_MASK_SEED, i) so every validation masks alike.
+ * In batches of up to max_batch. Overwrites the activations. */
+#define DYNAMICS_EVAL_MASK_SEED UINT64_C(20261129)
 void dynamics_evaluate(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int n,
                        dynamics_eval *out);
 
