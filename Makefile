@@ -8,6 +8,8 @@
 #   make contact-sheet  docs/contact_sheet.png: every example, day and night
 #   make trainset   the default synthetic training set (data/trainset)
 #   make tokenizer  train the shipped tokenizer on it (models/tokenizer.wmck)
+#   make dynamics   train the shipped dynamics model on it (models/dynamics.wmck)
+#   make estimator  train the shipped inverse-dynamics estimator on it (models/estimator.wmck)
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
@@ -74,7 +76,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset tokenizer
+.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset tokenizer estimator \
+  dynamics
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -180,6 +183,37 @@ tokenizer: all
 	cp $(TOKENIZER_RUN)/tokenizer.wmck models/tokenizer.wmck
 	cp $(TOKENIZER_RUN)/tokenizer.wmck.csv models/tokenizer.csv
 	cp $(TOKENIZER_RUN)/tokenizer.wmck.png models/tokenizer.png
+
+# The shipped inverse-dynamics estimator (ACT-Bench-style action fidelity),
+# trained on the default training set; models/README.md records this
+# command's output and its eval. Resumes and copies as the tokenizer does.
+ESTIMATOR_RUN ?= out/estimator
+estimator: all
+	@test -d $(TRAINSET) || { echo "estimator: no $(TRAINSET): run 'make trainset' first" >&2; exit 1; }
+	@mkdir -p $(ESTIMATOR_RUN)
+	test -f $(ESTIMATOR_RUN)/estimator.wmck.png || $(BIN) worldmodel estimator train --data $(TRAINSET) \
+	  --out $(ESTIMATOR_RUN)/estimator.wmck --steps 2000 \
+	  $$(test -f $(ESTIMATOR_RUN)/estimator.wmck.state && echo --resume)
+	cp $(ESTIMATOR_RUN)/estimator.wmck models/estimator.wmck
+	cp $(ESTIMATOR_RUN)/estimator.wmck.csv models/estimator.csv
+	cp $(ESTIMATOR_RUN)/estimator.wmck.png models/estimator.png
+
+# The shipped dynamics model: the training set as token shards of the shipped
+# tokenizer, then the recipe models/README.md records (4 layers of 128
+# channels, 3-frame windows, half the steps masked). Resumes like `tokenizer`.
+SHARDS ?= out/shards
+DYNAMICS_RUN ?= out/dynamics
+dynamics: all
+	@test -d $(TRAINSET) || { echo "dynamics: no $(TRAINSET): run 'make trainset' first" >&2; exit 1; }
+	test -f $(SHARDS)/index.json || $(BIN) worldmodel tokenize --data $(TRAINSET) \
+	  --tokenizer models/tokenizer.wmck --out $(SHARDS)
+	@mkdir -p $(DYNAMICS_RUN)
+	test -f $(DYNAMICS_RUN)/dynamics.wmck.png || $(BIN) worldmodel train --shards $(SHARDS) \
+	  --out $(DYNAMICS_RUN)/dynamics.wmck --steps 6000 --batch 8 --frames 3 --layers 4 --channels 128 \
+	  --heads 4 --val-every 500 --save-every 250 $$(test -f $(DYNAMICS_RUN)/dynamics.wmck.state && echo --resume)
+	cp $(DYNAMICS_RUN)/dynamics.wmck models/dynamics.wmck
+	cp $(DYNAMICS_RUN)/dynamics.wmck.csv models/dynamics.csv
+	cp $(DYNAMICS_RUN)/dynamics.wmck.png models/dynamics.png
 
 # docs/contact_sheet.png, shown in the README: look at it after renderer changes.
 contact-sheet: check-deps $(BUILD)/tools/contact_sheet

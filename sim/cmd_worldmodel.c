@@ -63,7 +63,12 @@ static const char TRAIN_USAGE[] =
     "          --stop-at N stops after step N. Defaults: --steps %d, --batch %d,\n"
     "          --lr %g (cosine to %g), --warmup %d, --seed 1, --stride 1, --log-every %d,\n"
     "          --val-every %d, --save-every %d; --frames %d, --layers %d,\n"
-    "          --channels %d, --heads %d; vocabulary, tokens and slots from SHARDS.\n";
+    "          --channels %d, --heads %d; vocabulary, tokens and slots from SHARDS.\n"
+    "\n"
+    "usage: wmsim worldmodel estimator train|eval ...\n"
+    "\n"
+    "estimator the inverse-dynamics estimator (ACT-Bench-style action fidelity):\n"
+    "          wmsim worldmodel estimator --help.\n";
 
 #define DEFAULT_VAL_WINDOWS 64
 
@@ -76,6 +81,7 @@ static void print_usage(FILE *f) {
     fprintf(f, TRAIN_USAGE, (double)tc.mask_share, (double)tc.drop_slots, (double)tc.drop_action, DEFAULT_VAL_WINDOWS, tc.steps, tc.batch,
             (double)tc.lr, (double)tc.lr_min, tc.warmup_steps, tc.log_every, tc.val_every, tc.save_every, mc.frames,
             mc.layers, mc.channels, mc.heads);
+    fputs("\nusage: wmsim worldmodel eval --data CLIPS [--model MODEL.wmck] ...   (wmsim worldmodel eval --help)\n", f);
 }
 
 static int usage_error(const char *fmt, const char *arg) { return cli_usage_error(print_usage, fmt, arg); }
@@ -329,6 +335,8 @@ static int cmd_train(int argc, char **argv) {
 
 int cmd_worldmodel(int argc, char **argv) {
     if (argc == 0) return print_usage(stderr), 2;
+    if (strcmp(argv[0], "estimator") == 0) return cmd_worldmodel_estimator(argc - 1, argv + 1);
+    if (strcmp(argv[0], "eval") == 0) return cmd_worldmodel_eval(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) return print_usage(stdout), 0;
     if (strcmp(argv[0], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(argv[0], "train") == 0) return cmd_train(argc - 1, argv + 1);

@@ -9,5 +9,11 @@
 int cmd_tokenizer(int argc, char **argv);
 /* wmsim worldmodel tokenize (sim/cmd_worldmodel.c) */
 int cmd_worldmodel(int argc, char **argv);
+/* wmsim worldmodel estimator train|eval: the inverse-dynamics estimator (sim/cmd_estimator.c) */
+int cmd_worldmodel_estimator(int argc, char **argv);
+/* wmsim worldmodel eval: the world model measured on held-out clips (sim/cmd_wm_eval.c) */
+int cmd_worldmodel_eval(int argc, char **argv);
+/* wmsim dream: the world model open loop, context + actions -> video (sim/cmd_dream.c) */
+int cmd_dream(int argc, char **argv);
 
 #endif

@@ -40,7 +40,9 @@ static const char USAGE[] =
     "  replay LOG            re-render (and re-score) a logged episode as video\n"
     "  clips generate|check|stats|import   training clips (see wmsim clips --help)\n"
     "  tokenizer train|encode|decode|eval  the frame tokenizer (see wmsim tokenizer --help)\n"
-    "  worldmodel tokenize|train   token shards from clips; the dynamics model (see wmsim worldmodel --help)\n"
+    "  worldmodel tokenize|train|eval|estimator  token shards, the dynamics model, its evaluation, the\n"
+    "                        inverse-dynamics estimator (see wmsim worldmodel --help)\n"
+    "  dream                 the world model open loop: context + actions -> video (see wmsim dream --help)\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -678,5 +680,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "clips") == 0) return cmd_clips(argc - 2, argv + 2);
     if (strcmp(cmd, "tokenizer") == 0) return cmd_tokenizer(argc - 2, argv + 2);
     if (strcmp(cmd, "worldmodel") == 0) return cmd_worldmodel(argc - 2, argv + 2);
+    if (strcmp(cmd, "dream") == 0) return cmd_dream(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

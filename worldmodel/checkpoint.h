@@ -44,6 +44,7 @@
 /* Header slot 2: which model the tensors belong to. */
 #define CKPT_MODEL_TOKENIZER 1
 #define CKPT_MODEL_DYNAMICS 2
+#define CKPT_MODEL_ESTIMATOR 3 /* the inverse-dynamics estimator (worldmodel/estimator.h) */
 
 /* Header slot 4: the tensors' element type. */
 #define CKPT_DTYPE_F32 0
