@@ -63,7 +63,7 @@
 static const char USAGE[] =
     "usage: wmsim dream --context CLIP|SCENARIO --actions ACTIONS.csv --frames N --out DREAM.mp4\n"
     "                   [--model M.wmck] [--tokenizer T.wmck] [--mode ar|parallel] [--steps N]\n"
-    "                   [--temperature X] [--top-k N] [--seed N] [--start FRAME]\n"
+    "                   [--temperature X] [--top-k N] [--guidance W] [--seed N] [--start FRAME]\n"
     "                   [--scene-slots on|off] [--side-by-side] [--tokens FILE] [--quiet]\n"
     "\n"
     "Dreams N future frames with the dynamics model, open loop. The context is\n"
@@ -84,6 +84,8 @@ static const char USAGE[] =
     "                     (token by token)\n"
     "  --temperature X    sampling temperature (default 1; 0: greedy), --top-k N\n"
     "                     (default 0: all codes), --seed N (default 1)\n"
+    "  --guidance W       classifier-free guidance on the actions (default 1: none;\n"
+    "                     W > 1 strengthens what the actions change)\n"
     "  --scene-slots on|off  condition on the scene's actors (default on when the\n"
     "                     model has slots): the clip's states where it has them,\n"
     "                     else its last known ones; the scenario's actors. off: none\n"
@@ -105,14 +107,14 @@ static int usage_error(const char *fmt, const char *arg) { return cli_usage_erro
 typedef struct {
     const char *context, *actions, *out, *model, *tokenizer, *tokens;
     int frames, steps, steps_given, top_k, start, slots, side_by_side, quiet; /* slots: -1 default, 0 off, 1 on */
-    double temperature;
+    double temperature, guidance;
     uint64_t seed;
     rollout_mode mode;
 } dream_options;
 
 static int parse_options(int argc, char **argv, dream_options *o) {
     *o = (dream_options){.model = DEFAULT_MODEL, .tokenizer = DEFAULT_TOKENIZER, .steps = DEFAULT_STEPS,
-                         .slots = -1, .temperature = 1.0, .seed = 1, .mode = ROLLOUT_PARALLEL};
+                         .slots = -1, .temperature = 1.0, .guidance = 1.0, .seed = 1, .mode = ROLLOUT_PARALLEL};
     const cli_int_option ints[] = {
         {"--frames", &o->frames, 1, DREAM_MAX_FRAMES, NULL},
         {"--steps", &o->steps, 1, 4096, &o->steps_given},
@@ -145,6 +147,10 @@ static int parse_options(int argc, char **argv, dream_options *o) {
         } else if (strcmp(a, "--temperature") == 0) {
             if (cli_parse_double(v, &o->temperature) || !(o->temperature >= 0 && o->temperature <= 100))
                 return usage_error("--temperature: expected a number in [0, 100], got '%s'", v);
+            i++;
+        } else if (strcmp(a, "--guidance") == 0) {
+            if (cli_parse_double(v, &o->guidance) || !(o->guidance >= 0 && o->guidance <= 100))
+                return usage_error("--guidance: expected a number in [0, 100], got '%s'", v);
             i++;
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_u64(v, &o->seed)) return usage_error("--seed: not a non-negative integer: '%s'", v);
@@ -616,7 +622,7 @@ static int run_dream(dream_options *o, wm_error *err) {
     scenario *sc = NULL;
     scenario_run run = {0};
     int *generated = NULL, have_dm = 0, have_tk = 0, rc = 1;
-    if (dynamics_load(&dm, o->model, 1, err)) goto done;
+    if (dynamics_load(&dm, o->model, o->guidance != 1.0 ? 2 : 1, err)) goto done; /* guidance runs 2 windows */
     have_dm = 1;
     const dynamics_config *c = &dm.cfg;
     if (c->action_dim != TOKEN_SHARDS_ACTIONS || (c->slots && c->slot_dim != TOKEN_SHARDS_SLOT_FEATURES)) {
@@ -669,7 +675,7 @@ static int run_dream(dream_options *o, wm_error *err) {
 
     rollout_params rp = rollout_params_default();
     rp.mode = o->mode, rp.steps = o->steps, rp.temperature = (float)o->temperature, rp.top_k = o->top_k;
-    rp.seed = o->seed;
+    rp.seed = o->seed, rp.guidance = (float)o->guidance;
     generated = MALLOC_CHECK((size_t)in.N * in.P * sizeof *generated);
     const double t0 = now_s();
     if (rollout_generate(&dm, &rp, 1, in.W, in.ctx_tokens, in.ctx_actions, in.ctx_slots, in.N, in.new_actions,

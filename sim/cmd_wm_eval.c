@@ -22,7 +22,7 @@ static const char USAGE[] =
     "usage: wmsim worldmodel eval --data CLIPS [--model MODEL.wmck] [--tokenizer MODEL.wmck]\n"
     "                             [--estimator MODEL.wmck] [--scenarios DIR] [--clips N]\n"
     "                             [--mode ar|parallel] [--steps N] [--temperature X] [--top-k N]\n"
-    "                             [--seed N] [--horizons S,S,...] [--act-seconds S]\n"
+    "                             [--guidance W] [--seed N] [--horizons S,S,...] [--act-seconds S]\n"
     "                             [--json OUT.json] [--strip OUT.png] [--quiet]\n"
     "\n"
     "eval      measures the dynamics model (--model, default %s) with its\n"
@@ -45,7 +45,8 @@ static const char USAGE[] =
     "            commanded gesture nearest the oracle render of that gesture.\n"
     "          Rollouts: --mode (default %s), --steps passes per frame (default\n"
     "          %d), --temperature (default %g: greedy), --top-k (default %d: all),\n"
-    "          --seed (default %llu). Prints a table; writes the JSON summary\n"
+    "          --guidance (classifier-free, on the actions; default %g), --seed\n"
+    "          (default %llu). Prints a table; writes the JSON summary\n"
     "          (--json, default %s) and a strip of true and generated frames\n"
     "          (--strip, default %s). --quiet prints nothing on success.\n";
 
@@ -53,7 +54,7 @@ static void print_usage(FILE *f) {
     wm_eval_config d = wm_eval_config_default();
     fprintf(f, USAGE, d.model, d.tokenizer, d.clips, d.scenarios, d.estimator, d.act_frames / 10.0,
             rollout_mode_name(d.rollout.mode), d.rollout.steps, (double)d.rollout.temperature, d.rollout.top_k,
-            (unsigned long long)d.rollout.seed, DEFAULT_JSON, DEFAULT_STRIP);
+            (double)d.rollout.guidance, (unsigned long long)d.rollout.seed, DEFAULT_JSON, DEFAULT_STRIP);
 }
 
 static int usage_error(const char *fmt, const char *arg) { return cli_usage_error(print_usage, fmt, arg); }
@@ -118,6 +119,11 @@ int cmd_worldmodel_eval(int argc, char **argv) {
             if (cli_parse_double(v, &t) || t < 0 || t > 100)
                 return usage_error("--temperature: expected a number in [0, 100], got '%s'", v);
             c.rollout.temperature = (float)t;
+        } else if (strcmp(a, "--guidance") == 0) {
+            double g;
+            if (cli_parse_double(v, &g) || g < 0 || g > 100)
+                return usage_error("--guidance: expected a number in [0, 100], got '%s'", v);
+            c.rollout.guidance = (float)g;
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_u64(v, &c.rollout.seed)) return usage_error("--seed: not a non-negative integer: '%s'", v);
         } else if (strcmp(a, "--horizons") == 0) {

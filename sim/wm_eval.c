@@ -316,7 +316,9 @@ static int load_scenarios(evaluator *ev, const char *dir, wm_error *err) {
 static int evaluator_open(evaluator *ev, const wm_eval_config *cfg, wm_error *err) {
     memset(ev, 0, sizeof *ev);
     ev->cfg = *cfg;
-    if (dynamics_load(&ev->dm, cfg->model, MODEL_BATCH, err)) return -1;
+    /* guidance runs every window twice */
+    if (dynamics_load(&ev->dm, cfg->model, cfg->rollout.guidance != 1.0f ? 2 * MODEL_BATCH : MODEL_BATCH, err))
+        return -1;
     ev->have_dm = 1;
     if (tokenizer_load(&ev->tk, cfg->tokenizer, CODEC_BATCH, err)) return -1;
     ev->have_tk = 1;
@@ -961,10 +963,10 @@ static void print_act(FILE *f, const char *what, const wm_eval_act *a) {
 
 void wm_eval_print(FILE *f, const wm_eval_config *cfg, const wm_eval_result *res) {
     fprintf(f, "worldmodel eval: %s on %s: %d of %d validation clips evaluated (%d too short), %d with the oracle; "
-               "%s, %d steps, temperature %g, seed %llu; %lld frames generated in %.1f s\n",
+               "%s, %d steps, temperature %g, guidance %g, seed %llu; %lld frames generated in %.1f s\n",
             cfg->model, cfg->data, res->evaluated, res->validation_clips, res->too_short, res->oracle,
             rollout_mode_name(cfg->rollout.mode), cfg->rollout.steps, (double)cfg->rollout.temperature,
-            (unsigned long long)cfg->rollout.seed, res->generated_frames, res->seconds);
+            (double)cfg->rollout.guidance, (unsigned long long)cfg->rollout.seed, res->generated_frames, res->seconds);
     fprintf(f, "\nfidelity (PSNR dB / SSIM vs the true frames)\n  %-22s", "horizon");
     for (int h = 0; h < res->n_horizons; h++) fprintf(f, "  %8.1f s        ", res->horizon_frames[h] / (double)CLIP_FPS);
     fputc('\n', f);
@@ -1056,6 +1058,7 @@ int wm_eval_write_json(const char *path, const wm_eval_config *cfg, const wm_eva
     json_object_set_new(settings, "mode", json_string(rollout_mode_name(cfg->rollout.mode)));
     json_object_set_new(settings, "steps", json_integer(cfg->rollout.steps));
     json_object_set_new(settings, "temperature", json_real(cfg->rollout.temperature));
+    json_object_set_new(settings, "guidance", json_real(cfg->rollout.guidance));
     json_object_set_new(settings, "top_k", json_integer(cfg->rollout.top_k));
     json_object_set_new(settings, "seed", json_integer((json_int_t)cfg->rollout.seed));
     json_object_set_new(settings, "frames_per_window", json_integer(res->frames_per_window));

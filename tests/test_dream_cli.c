@@ -176,6 +176,10 @@ START_TEST(a_clip_context_gives_a_video_the_tokens_and_one_line) {
     ck_assert_str_eq(out, "");
     free(out);
     expect_video(video, W_CTX + 3, FRAME_W, FRAME_H);
+    /* Guided by the actions: the model runs each window twice and still writes every frame. */
+    dream_ok((const char *[]){"--context", clip, "--actions", actions_csv, "--frames", "3", "--out", video,
+                              "--guidance", "3", "--quiet", NULL});
+    expect_video(video, W_CTX + 3, FRAME_W, FRAME_H);
     test_remove_tree(tmp);
     free(tmp);
 }
@@ -277,6 +281,7 @@ START_TEST(bad_usage_is_exit_2_with_the_reason) {
                 (const char *[]){"--scene-slots", "yes", NULL});
     dream_fails(2, "wmsim: --temperature: expected a number in [0, 100], got '-1'",
                 (const char *[]){"--temperature", "-1", NULL});
+    dream_fails(2, "wmsim: --guidance: expected a number in [0, 100], got 'x'", (const char *[]){"--guidance", "x", NULL});
     dream_fails(2, "wmsim: --seed: not a non-negative integer: 'x'", (const char *[]){"--seed", "x", NULL});
     dream_fails(2, "wmsim: dream: unknown option or missing value: '--fast'", (const char *[]){"--fast", NULL});
     dream_fails(2, "wmsim: dream: unknown option or missing value: '--out'", (const char *[]){"--out", NULL});

@@ -303,6 +303,15 @@ START_TEST(errors_are_exact) {
     rollout_params ar = params(ROLLOUT_AR, 0, 1.0f, 1), par = params(ROLLOUT_PARALLEL, 2, 1.0f, 1);
     expect_error(&dm, &ar, &in, 0, 3, 2, "rollout: batch 0 outside [1, max_batch 2]");
     expect_error(&dm, &ar, &in, 3, 3, 2, "rollout: batch 3 outside [1, max_batch 2]");
+    ar.guidance = 3.0f; /* 2B windows: B 2 does not fit a max_batch of 2, B 1 does */
+    expect_error(&dm, &ar, &in, 2, 3, 2,
+                 "rollout: guidance 3 runs 2B = 4 windows, but the model has room for 2 (max_batch)");
+    int guided[2 * 4];
+    wm_error gerr;
+    ck_assert_msg(rollout_generate(&dm, &ar, 1, 3, in.ctx_tokens, in.ctx_actions, in.ctx_slots, 2, in.new_actions,
+                                   in.new_slots, guided, &gerr) == 0, "%s", gerr.msg);
+    ck_assert(dm.guidance == 1.0f); /* the model is left as it was */
+    ar.guidance = 1.0f;
     expect_error(&dm, &ar, &in, 1, 1, 2, "rollout: 1 context frames, but the model's windows need F-1 = 2");
     expect_error(&dm, &ar, &in, 1, 3, 0, "rollout: 0 new frames is below 1");
     expect_error(&dm, &ar, &in, 1, 3, -4, "rollout: -4 new frames is below 1");

@@ -335,7 +335,7 @@ START_TEST(the_same_seed_gives_the_same_json_byte_for_byte) {
     join(a, sizeof a, tmp, "a.json");
     join(b, sizeof b, tmp, "b.json");
     join(strip, sizeof strip, tmp, "s.png");
-    const char *const extra[] = {"--temperature", "1", "--seed", "7", "--quiet", NULL};
+    const char *const extra[] = {"--temperature", "1", "--guidance", "2", "--seed", "7", "--quiet", NULL};
     char *out;
     ck_assert_msg(eval(&out, clips, a, strip, extra) == 0, "%s", out);
     ck_assert_str_eq(out, ""); /* --quiet */
@@ -493,6 +493,8 @@ START_TEST(errors_name_the_problem) {
          "wmsim: --horizons: expected increasing seconds in steps of 0.1 (up to 8), got '0.25'\n"},
         {{"worldmodel", "eval", "--data", clips, "--temperature", "-1", NULL},
          "wmsim: --temperature: expected a number in [0, 100], got '-1'\n"},
+        {{"worldmodel", "eval", "--data", clips, "--guidance", "-2", NULL},
+         "wmsim: --guidance: expected a number in [0, 100], got '-2'\n"},
         {{"worldmodel", "eval", "--data", clips, "--frobnicate", NULL},
          "wmsim: worldmodel eval: unknown option or missing value: '--frobnicate'\n"},
         {{"worldmodel", "eval", "--data", clips, "extra", NULL}, "wmsim: worldmodel eval: unexpected argument 'extra'\n"},

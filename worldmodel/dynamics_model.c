@@ -200,6 +200,7 @@ int dynamics_init(dynamics_model *dm, const dynamics_config *cfg, int max_batch,
     dm->frame_ids = ip;
     for (size_t n = 0; n < N; n++) dm->pos_ids[n] = (int)(n % T % L), dm->frame_ids[n] = (int)(n % T / L);
     dm->candidates = CALLOC_CHECK(V + P, sizeof *dm->candidates);
+    dm->guidance = 1.0f;
     init_params(dm, seed);
     return 0;
 }
@@ -466,27 +467,51 @@ static int sample_token(dynamics_model *dm, const float *logits, float temperatu
     return cand[k - 1].index; /* rounding left u at the very top */
 }
 
+/* Windows the generators run for B: 2B under guidance (dynamics_model.h). */
+static int generated_batch(const dynamics_model *dm, int B) {
+    const int Bx = dm->guidance != 1.0f ? 2 * B : B;
+    require(Bx <= dm->max_batch, "guidance needs room for twice the batch (max_batch)");
+    return Bx;
+}
+
 /* The generators' window: the context, then the new frame with its tokens
- * masked, embedded as in training into x (B, T, C); the new frame's image
- * embeddings are computed and not used. */
+ * masked, embedded as in training into x (Bx, T, C); the new frame's image
+ * embeddings are computed and not used. Under guidance windows B .. 2B-1
+ * repeat windows 0 .. B-1 with every action feature 0, as action dropout
+ * trains the model without them. */
 static void embed_window(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
-                         float *x) {
+                         int Bx, float *x) {
     const dynamics_config *c = &dm->cfg;
     const int F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab;
-    for (int b = 0; b < B; b++) {
+    const size_t FA = (size_t)F * c->action_dim, FKS = (size_t)F * K * c->slot_dim;
+    for (int b = 0; b < Bx; b++) {
         int *w = dm->tokens_in + (size_t)b * F * P;
         for (size_t i = 0; i < (size_t)(F - 1) * P; i++) {
-            const int id = context[(size_t)b * (F - 1) * P + i];
+            const int id = context[(size_t)(b % B) * (F - 1) * P + i];
             require(id >= 0 && id <= V, "context token id outside [0, V]");
             w[i] = id;
         }
         for (int j = 0; j < P; j++) w[(size_t)(F - 1) * P + j] = V;
+        float *a = dm->actions_in + (size_t)b * FA, *sl = dm->slots_in + (size_t)b * FKS;
+        if (b < B) memcpy(a, actions + (size_t)b * FA, FA * sizeof *a);
+        else memset(a, 0, FA * sizeof *a);
+        if (slots) memcpy(sl, slots + (size_t)(b % B) * FKS, FKS * sizeof *sl);
+        else memset(sl, 0, FKS * sizeof *sl);
     }
-    const size_t BF = (size_t)B * F, n_slot = BF * K * c->slot_dim;
-    memcpy(dm->actions_in, actions, BF * c->action_dim * sizeof *actions);
-    if (slots) memcpy(dm->slots_in, slots, n_slot * sizeof *slots);
-    else memset(dm->slots_in, 0, n_slot * sizeof *dm->slots_in);
-    embed_forward(dm, B, x);
+    embed_forward(dm, Bx, x);
+}
+
+/* Under guidance, rows r of window b (b < B) of logits (2B windows of R
+ * rows, V each) become u + w (l - u), u the same row of window B + b. */
+static void guide_logits(const dynamics_model *dm, float *logits, int B, int R) {
+    if (dm->guidance == 1.0f) return;
+    const int V = dm->cfg.vocab;
+    const float w = dm->guidance;
+    for (size_t i = 0; i < (size_t)B * R; i++) {
+        float *l = logits + i * V;
+        const float *u = logits + ((size_t)B * R + i) * V;
+        for (int v = 0; v < V; v++) l[v] = u[v] + w * (l[v] - u[v]);
+    }
 }
 
 void dynamics_generate_frame(dynamics_model *dm, const int *context, const float *actions, const float *slots, int B,
@@ -495,31 +520,33 @@ void dynamics_generate_frame(dynamics_model *dm, const int *context, const float
     require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
     require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
     const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
+    const int Bx = generated_batch(dm, B);
     float *x = dm->act[0].res_in;
-    embed_window(dm, context, actions, slots, B, x);
+    embed_window(dm, context, actions, slots, B, Bx, x);
 
     /* Prefill: positions 0 .. T0-1 (the context, then the new frame's action
-     * and slots), packed to (B, T0, C). */
+     * and slots), packed to (Bx, T0, C). */
     const int T0 = (F - 1) * L + 1 + K;
-    for (int b = 1; b < B; b++)
+    for (int b = 1; b < Bx; b++)
         memmove(x + (size_t)b * T0 * C, x + (size_t)b * T * C, (size_t)T0 * C * sizeof *x);
-    cached_blocks(dm, B, 0, T0, 1, x);
-    last_logits(dm, B, T0, x);
+    cached_blocks(dm, Bx, 0, T0, 1, x);
+    last_logits(dm, Bx, T0, x);
     const float *W = dm->params;
     const float *fe = W + dm->frame_emb + (size_t)(F - 1) * C;
     for (int j = 0; j < P; j++) {
+        guide_logits(dm, dm->logits, B, 1);
         for (int b = 0; b < B; b++)
             out[(size_t)b * P + j] = sample_token(dm, dm->logits + (size_t)b * V, temperature, top_k, rng);
         if (j == P - 1) break;
         /* Token j enters at position T0 + j, embedded as embed_forward does. */
         const float *pe = W + dm->pos_emb + (size_t)(1 + K + j) * C;
-        for (int b = 0; b < B; b++) {
-            const float *e = W + dm->tok_emb + (size_t)out[(size_t)b * P + j] * C;
+        for (int b = 0; b < Bx; b++) {
+            const float *e = W + dm->tok_emb + (size_t)out[(size_t)(b % B) * P + j] * C;
             float *o = x + (size_t)b * C;
             for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
         }
-        cached_blocks(dm, B, T0 + j, 1, 1, x);
-        last_logits(dm, B, 1, x);
+        cached_blocks(dm, Bx, T0 + j, 1, 1, x);
+        last_logits(dm, Bx, 1, x);
     }
     dm->has_targets = 0;
 }
@@ -547,46 +574,48 @@ void dynamics_generate_frame_parallel(dynamics_model *dm, const int *context, co
     require(temperature <= 0.0f || rng != NULL, "sampling at a temperature needs an rng");
     const int C = c->channels, F = c->frames, K = c->slots, P = c->frame_tokens, V = c->vocab, L = dm->L, T = dm->T;
     require(steps >= 1 && steps <= P, "parallel decoding steps outside [1, P]");
+    const int Bx = generated_batch(dm, B);
     float *x = dm->act[0].res_in;
-    embed_window(dm, context, actions, slots, B, x);
+    embed_window(dm, context, actions, slots, B, Bx, x);
     /* The context frames once, into the cache, at block L as the masked
      * objective trains them. Then the new frame's L rows per pass, in y. */
     const int T0 = (F - 1) * L;
     float *y = dm->dres;
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < Bx; b++)
         memcpy(y + (size_t)b * L * C, x + ((size_t)b * T + T0) * C, (size_t)L * C * sizeof *y);
     if (T0) {
-        for (int b = 1; b < B; b++)
+        for (int b = 1; b < Bx; b++)
             memmove(x + (size_t)b * T0 * C, x + (size_t)b * T * C, (size_t)T0 * C * sizeof *x);
-        cached_blocks(dm, B, 0, T0, L, x);
+        cached_blocks(dm, Bx, 0, T0, L, x);
     }
     const float *W = dm->params;
     const float *fe = W + dm->frame_emb + (size_t)(F - 1) * C;
-    float *rows = dm->dln; /* (B L, C): a pass's rows */
-    int *ids = out; /* (B, P): V while masked */
+    float *rows = dm->dln; /* (Bx L, C): a pass's rows */
+    int *ids = out; /* (B, P): V while masked; windows b and B + b share them */
     for (size_t i = 0; i < (size_t)B * P; i++) ids[i] = V;
     dynamics_candidate *rank = dm->candidates + V;
     int fixed = 0;
     for (int s = 1; s <= steps; s++) {
         /* The pass's input: the frame's action and slot rows as embedded,
          * its image rows from the current ids (MASK or fixed). */
-        for (int b = 0; b < B; b++)
+        for (int b = 0; b < Bx; b++)
             for (int i = 0; i < L; i++) {
                 float *o = rows + ((size_t)b * L + i) * C;
                 if (i <= K) {
                     memcpy(o, y + ((size_t)b * L + i) * C, (size_t)C * sizeof *o);
                     continue;
                 }
-                const float *e = W + dm->tok_emb + (size_t)ids[(size_t)b * P + i - 1 - K] * C;
+                const float *e = W + dm->tok_emb + (size_t)ids[(size_t)(b % B) * P + i - 1 - K] * C;
                 const float *pe = W + dm->pos_emb + (size_t)i * C;
                 for (int k = 0; k < C; k++) o[k] = (e[k] + pe[k]) + fe[k];
             }
-        cached_blocks(dm, B, T0, L, L, rows);
-        /* Logits of the image rows, packed (B P, V). */
-        for (int b = 0; b < B; b++)
+        cached_blocks(dm, Bx, T0, L, L, rows);
+        /* Logits of the image rows, packed (Bx P, V). */
+        for (int b = 0; b < Bx; b++)
             memcpy(dm->res_out + (size_t)b * P * C, rows + ((size_t)b * L + 1 + K) * C, (size_t)P * C * sizeof *rows);
-        rmsnorm_forward(dm->lnf, dm->rstdf, dm->res_out, W + dm->lnf_w, B * P, C);
-        linear_forward(dm->logits, dm->lnf, W + dm->head_w, NULL, B * P, C, V);
+        rmsnorm_forward(dm->lnf, dm->rstdf, dm->res_out, W + dm->lnf_w, Bx * P, C);
+        linear_forward(dm->logits, dm->lnf, W + dm->head_w, NULL, Bx * P, C, V);
+        guide_logits(dm, dm->logits, B, P);
         const int want = fixed_after(P, s, steps);
         for (int b = 0; b < B; b++) {
             int *id = ids + (size_t)b * P, n = 0;

@@ -250,6 +250,13 @@ typedef struct {
     dynamics_candidate *candidates; /* (V) the sampler's scratch */
     /* the last forward pass */
     int batch, block, has_targets;
+    /* Generation's classifier-free guidance on the actions (1 after init
+     * and load: none). At w != 1 each generator also runs every window
+     * with all its action features 0 (what action dropout trains: the
+     * model's guess without them) and samples from u + w (l - u), l and u
+     * the logits with and without them, so w > 1 strengthens what the
+     * actions change. It runs 2B windows: max_batch must hold them. */
+    float guidance;
 } dynamics_model;
 
 /* Builds the model with random weights from seed; room for batches of

@@ -20,7 +20,8 @@
 #include "core/rng.h"
 
 rollout_params rollout_params_default(void) {
-    return (rollout_params){.mode = ROLLOUT_PARALLEL, .steps = 8, .temperature = 1.0f, .top_k = 0, .seed = 1};
+    return (rollout_params){.mode = ROLLOUT_PARALLEL, .steps = 8, .temperature = 1.0f, .top_k = 0, .guidance = 1.0f,
+                            .seed = 1};
 }
 
 const char *rollout_mode_name(rollout_mode m) {
@@ -43,6 +44,9 @@ static int check_args(const dynamics_model *dm, const rollout_params *p, int B, 
     const int W = c->frames - 1, P = c->frame_tokens, V = c->vocab;
     if (B < 1 || B > dm->max_batch)
         return wm_fail(err, "rollout: batch %d outside [1, max_batch %d]", B, dm->max_batch);
+    if (p->guidance != 1.0f && 2 * B > dm->max_batch)
+        return wm_fail(err, "rollout: guidance %g runs 2B = %d windows, but the model has room for %d (max_batch)",
+                       (double)p->guidance, 2 * B, dm->max_batch);
     if (n_ctx < W)
         return wm_fail(err, "rollout: %d context frames, but the model's windows need F-1 = %d", n_ctx, W);
     if (n_new < 1) return wm_fail(err, "rollout: %d new frames is below 1", n_new);
@@ -73,6 +77,8 @@ int rollout_generate(dynamics_model *dm, const rollout_params *p, int B, int n_c
     float *slots = with_slots ? MALLOC_CHECK((size_t)B * F * KS * sizeof *slots) : NULL;
     int *frame = MALLOC_CHECK((size_t)B * P * sizeof *frame);
     wm_rng rng = rng_fork(p->seed, 0);
+    const float guidance = dm->guidance;
+    dm->guidance = p->guidance;
     for (int i = 0; i < n_new; i++) {
         for (int b = 0; b < B; b++)
             for (int f = 0; f < F; f++) {
@@ -100,6 +106,7 @@ int rollout_generate(dynamics_model *dm, const rollout_params *p, int B, int n_c
         for (int b = 0; b < B; b++)
             memcpy(out + ((size_t)b * n_new + i) * P, frame + (size_t)b * P, (size_t)P * sizeof *frame);
     }
+    dm->guidance = guidance;
     free(context), free(actions), free(slots), free(frame);
     return 0;
 }

@@ -46,10 +46,11 @@ typedef struct {
     int steps;         /* parallel decoding passes per frame, >= 1 */
     float temperature; /* <= 0: greedy (argmax) */
     int top_k;         /* <= 0: all V */
+    float guidance;    /* classifier-free guidance on the actions (dynamics_model.h); 1: none */
     uint64_t seed;
 } rollout_params;
 
-/* Parallel, 8 steps, temperature 1, top_k 0 (all), seed 1. */
+/* Parallel, 8 steps, temperature 1, top_k 0 (all), guidance 1, seed 1. */
 rollout_params rollout_params_default(void);
 
 /* "ar" or "parallel"; parse: 0, or -1 for another name. */
@@ -58,6 +59,7 @@ int rollout_mode_parse(const char *name, rollout_mode *m);
 
 /* Generates n_new frames of B sequences into out. 0, or -1 with one of:
  *     rollout: batch B outside [1, max_batch M]
+ *     rollout: guidance W runs 2B = N windows, but the model has room for M (max_batch)
  *     rollout: N context frames, but the model's windows need F-1 = M
  *     rollout: N new frames is below 1
  *     rollout: steps N outside [1, P]                  (parallel mode only)
