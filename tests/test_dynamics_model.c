@@ -79,7 +79,7 @@ START_TEST(config_errors_are_exact) {
     dynamics_config d = dynamics_config_default(), c;
     ck_assert_int_eq(dynamics_config_check(&d, &err), 0);
     ck_assert_int_eq(dynamics_frame_positions(&d), 133);
-    ck_assert_int_eq(dynamics_positions(&d), 798);
+    ck_assert_int_eq(dynamics_positions(&d), 399);
 #define BAD(field, value, msg) (c = d, c.field = (value), expect_config_error(&c, msg))
     BAD(vocab, 1, "dynamics: vocab 1 outside [2, 65536]");
     BAD(vocab, 65537, "dynamics: vocab 65537 outside [2, 65536]");
@@ -91,9 +91,9 @@ START_TEST(config_errors_are_exact) {
     BAD(action_dim, 65, "dynamics: action_dim 65 outside [1, 64]");
     BAD(layers, 0, "dynamics: layers 0 outside [1, 64]");
     BAD(channels, 4097, "dynamics: channels 4097 outside [1, 4096]");
-    BAD(heads, 3, "dynamics: heads 3 is not a divisor of channels 256");
-    BAD(heads, 0, "dynamics: heads 0 is not a divisor of channels 256");
-    BAD(heads, 512, "dynamics: heads 512 is not a divisor of channels 256");
+    BAD(heads, 3, "dynamics: heads 3 is not a divisor of channels 128");
+    BAD(heads, 0, "dynamics: heads 0 is not a divisor of channels 128");
+    BAD(heads, 256, "dynamics: heads 256 is not a divisor of channels 128");
     BAD(frames, 62,
         "dynamics: 62 frames of 133 positions (1 action + 4 slots + 128 image tokens) make 8246, over 8192");
 #undef BAD
@@ -115,16 +115,17 @@ START_TEST(default_model_has_the_documented_tensors) {
     dynamics_model dm;
     wm_error err;
     ck_assert_msg(dynamics_init(&dm, &c, 1, 1, &err) == 0, "%s", err.msg);
-    const size_t C = 256, V = 1024, per_block = C + 3 * C * C + C * C + C + 8 * C * C;
-    ck_assert_uint_eq(dm.n_params, (V + 1) * C + C * 4 + C * 8 + 133 * C + 6 * C + 6 * per_block + C + V * C);
-    ck_assert_int_eq(dm.n_tensors, 5 + 6 * 6 + 2);
+    const size_t C = 128, V = 1024, per_block = C + 3 * C * C + C * C + C + 8 * C * C;
+    ck_assert_uint_eq(dm.n_params, (V + 1) * C + C * 4 + C * 8 + 133 * C + 3 * C + 4 * per_block + C + V * C);
+    ck_assert_uint_eq(dm.n_params, 1068800);
+    ck_assert_int_eq(dm.n_tensors, 5 + 4 * 6 + 2);
     const char *first[] = {"tok_emb", "act.w", "slot.w", "pos_emb", "frame_emb", "blk.0.ln1.w", "blk.0.attn.qkv.w",
                            "blk.0.attn.proj.w", "blk.0.ln2.w", "blk.0.mlp.fc.w", "blk.0.mlp.proj.w", "blk.1.ln1.w"};
     for (int i = 0; i < 12; i++) ck_assert_str_eq(dm.tensors[i].name, first[i]);
     ck_assert_str_eq(dm.tensors[dm.n_tensors - 2].name, "ln_f.w");
     ck_assert_str_eq(dm.tensors[dm.n_tensors - 1].name, "head.w");
     ck_assert_int_eq(dm.tensors[0].dims[0], 1025);
-    ck_assert_int_eq(dm.tensors[6].dims[0], 768);
+    ck_assert_int_eq(dm.tensors[6].dims[0], 384);
     size_t off = 0;
     for (int i = 0; i < dm.n_tensors; i++) {
         ck_assert_ptr_eq(dm.tensors[i].data, dm.params + off);

@@ -37,8 +37,8 @@ static void require(int ok, const char *what) {
 }
 
 dynamics_config dynamics_config_default(void) {
-    return (dynamics_config){.vocab = 1024, .frame_tokens = 128, .frames = 6, .slots = 4, .slot_dim = 8,
-                             .action_dim = 4, .layers = 6, .channels = 256, .heads = 4};
+    return (dynamics_config){.vocab = 1024, .frame_tokens = 128, .frames = 3, .slots = 4, .slot_dim = 8,
+                             .action_dim = 4, .layers = 4, .channels = 128, .heads = 4};
 }
 
 dynamics_train_params dynamics_train_params_default(void) {

@@ -3,7 +3,7 @@
  * and scene slots, it predicts the next frame's image tokens.
  *
  * Usage:
- *     dynamics_config cfg = dynamics_config_default();   // V 1024, P 128, F 6, K 4, 6 layers of 256
+ *     dynamics_config cfg = dynamics_config_default();   // V 1024, P 128, F 3, K 4, 4 layers of 128
  *     dynamics_model dm;
  *     if (dynamics_init(&dm, &cfg, 8, seed, &err)) ...    // room for batches of up to 8 windows
  *     dynamics_ar_targets(&cfg, tokens, B, targets);      // next-token targets, (B, T)
@@ -72,10 +72,10 @@
  * (attn.proj, mlp.proj) normal(0, 0.02 / sqrt(2 Lyr)), norm weights 1.
  *
  * Memory. Parameters, gradients and both moments are one allocation of
- * 4 n_params floats (5.29 M parameters, 85 MB, at the default config);
+ * 4 n_params floats (1.07 M parameters, 17 MB, at the default config);
  * activations one arena sized for max_batch windows, the KV caches of
- * generation included: about Lyr (18 N C + NH B T²) + 3 N V floats, 48 M
- * floats (193 MB) at the default config per window of max_batch. No step
+ * generation included: about Lyr (18 N C + NH B T²) + 3 N V floats, 7.5 M
+ * floats (30 MB) at the default config per window of max_batch. No step
  * allocates. The arena holds the last forward pass: dm->logits (B, T, V)
  * after dynamics_forward (generation overwrites it). Results do not
  * depend on the OpenMP thread count.
@@ -149,7 +149,11 @@ typedef struct {
     int heads;        /* NH */
 } dynamics_config;
 
-/* V 1024, P 128 (16 x 8), F 6, K 4, S 8, A 4, 6 layers, C 256, NH 4. */
+/* V 1024, P 128 (16 x 8), F 3, K 4, S 8, A 4, 4 layers, C 128, NH 4: the
+ * shipped model's size (models/README.md), which trains on a 2-core CPU in
+ * about an hour and generates in real time there. Larger sizes (GPU scale)
+ * are the config's fields, or `wmsim worldmodel train --frames --layers
+ * --channels --heads`. */
 dynamics_config dynamics_config_default(void);
 /* 0, or -1 with one of (exactly):
  *     dynamics: vocab V outside [2, 65536]
