@@ -1,27 +1,30 @@
-/* bench/worldmodel — the dynamics model (dynamics_config_default: V 1024,
- * P 128 tokens per 128x64 frame, F 6, K 4 slots, 6 layers, C 256, 4 heads)
- * on the CPU: generated frames/s for autoregressive KV-cache decoding
- * (dynamics_generate_frame, temperature 1, top-k 50) at batch 1 and 8, and
- * the full causal forward pass over a window (dynamics_forward) in
- * windows/s, in GFLOP/s next to the machine's sgemm rate measured in the
- * same process.
+/* bench/worldmodel — the dynamics model on the CPU: generated frames/s for
+ * autoregressive KV-cache decoding (dynamics_generate_frame, temperature 1,
+ * top-k 50) and MaskGIT-style parallel decoding
+ * (dynamics_generate_frame_parallel, 8 and 4 passes, temperature 1) at
+ * batch 1 and 8, and the full causal forward pass over a window
+ * (dynamics_forward) in windows/s, in GFLOP/s next to the machine's sgemm
+ * rate measured in the same process.
  *
- * Weights are random (seed 1), the context tokens, actions and slots random
- * (seed 2): no step's cost depends on their values (the sampler's top-k
- * sort depends on the order of the logits only slightly), so the figures
- * are those of a trained model.
+ * The model: the shipped one's size (models/dynamics.wmck, or the file
+ * given) when it exists, else dynamics_config_default. Weights random
+ * (seed 1), context tokens, actions and slots random (seed 2): no step's
+ * cost depends on their values (the sampler's sorts only slightly), so
+ * the figures are those of a trained model of that size.
  *
  * FLOPs count the matrix products only. Per position per layer:
  * 2 (3C C + C C + 8 C C) = 24 C² for the qkv, attention-output and MLP
- * projections, plus 4 C (t + 1) for the attention of position t (0-based,
- * causal: it attends to itself and the t positions before it; QK and AV);
- * plus the head, 2 C V per position whose logits are computed. A generated
- * frame runs the prefill over T0 = (F-1) L + 1 + K positions and then P - 1
- * single-position steps (positions T0 .. T - 2), and computes the head at
- * P positions (the prefill's last, then each step's). A forward pass runs
- * all T positions and the head at every one. Embeddings, RMSNorm, GELU,
- * softmax and sampling are not counted, so GFLOP/s slightly understate the
- * work done.
+ * projections, plus 4 C n for its attention over the n positions it sees
+ * (QK and AV); plus the head, 2 C V per position whose logits are
+ * computed. An AR frame runs the prefill over T0 = (F-1) L + 1 + K
+ * positions (causal: position t sees t + 1) and then P - 1 single-position
+ * steps, with the head at P positions. A parallel frame runs the (F-1) L
+ * context positions once (block L: a position of frame f sees (f + 1) L)
+ * and then each pass the new frame's L positions (each sees F L), with the
+ * head at P positions per pass. A forward pass runs all T positions
+ * (causal) and the head at every one. Embeddings, RMSNorm, GELU, softmax,
+ * sampling and the passes' ranking are not counted, so GFLOP/s slightly
+ * understate the work done.
  *
  * Baseline: a 1024^3 cblas_sgemm on one thread, and on every OpenMP thread
  * at once, each running its own product. ops.c holds OpenBLAS to one thread
@@ -32,7 +35,7 @@
  * Other load: the CPU time that other processes used during the run
  * (/proc/stat busy time less this process's own) is printed last.
  *
- * Usage: worldmodel [seconds per measurement, default 3] */
+ * Usage: worldmodel [seconds per measurement, default 3] [MODEL.wmck, default models/dynamics.wmck] */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -76,12 +79,19 @@ static double own_cpu_s(void) {
 /* ---- FLOPs ------------------------------------------------------------------- */
 
 /* Matrix-product FLOPs of running positions [t0, t1) through the blocks
- * (causal attention), plus the head at `heads` positions. */
-static double flops_positions(const dynamics_config *c, int t0, int t1, int heads) {
+ * with attention block `block` (position t sees (t / block + 1) block
+ * positions), plus the head at `heads` positions. */
+static double flops_positions(const dynamics_config *c, int t0, int t1, int block, int heads) {
     const double C = c->channels, V = c->vocab;
     double f = 0.0;
-    for (int t = t0; t < t1; t++) f += 24.0 * C * C + 4.0 * C * (t + 1);
+    for (int t = t0; t < t1; t++) f += 24.0 * C * C + 4.0 * C * ((double)(t / block + 1) * block);
     return c->layers * f + heads * 2.0 * C * V;
+}
+
+/* One parallel-decoded frame of `steps` passes. */
+static double flops_parallel(const dynamics_config *c, int L, int steps) {
+    const int F = c->frames, T = F * L;
+    return flops_positions(c, 0, (F - 1) * L, L, 0) + steps * flops_positions(c, (F - 1) * L, T, L, c->frame_tokens);
 }
 
 /* ---- what is timed ----------------------------------------------------------- */
@@ -93,11 +103,17 @@ typedef struct {
     const float *actions, *slots;
     wm_rng rng;
     int *out;
+    int steps; /* parallel decoding's passes */
 } job;
 
 static void run_generate(void *p) {
     job *j = p;
     dynamics_generate_frame(j->dm, j->context, j->actions, j->slots, j->B, 1.0f, 50, &j->rng, j->out);
+}
+
+static void run_parallel(void *p) {
+    job *j = p;
+    dynamics_generate_frame_parallel(j->dm, j->context, j->actions, j->slots, j->B, j->steps, 1.0f, 0, &j->rng, j->out);
 }
 
 static void run_forward(void *p) {
@@ -112,9 +128,16 @@ int main(int argc, char **argv) {
     cpu_model(model, sizeof model);
     const int threads = omp_get_max_threads();
 
-    const dynamics_config cfg = dynamics_config_default();
+    const char *model_path = argc > 2 ? argv[2] : "models/dynamics.wmck";
+    dynamics_config cfg = dynamics_config_default();
+    const char *size_from = "dynamics_config_default (no models/dynamics.wmck)";
     dynamics_model dm;
     wm_error err;
+    if (access(model_path, R_OK) == 0) {
+        if (dynamics_load(&dm, model_path, 1, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+        cfg = dm.cfg, size_from = model_path;
+        dynamics_free(&dm);
+    }
     if (dynamics_init(&dm, &cfg, MAX_BATCH, 1, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     const int F = cfg.frames, P = cfg.frame_tokens, K = cfg.slots, L = dm.L, T = dm.T;
     const int T0 = (F - 1) * L + 1 + K;
@@ -138,13 +161,13 @@ int main(int argc, char **argv) {
 
     printf("machine: %s, compiler %s; OpenMP %d threads; OpenBLAS %d thread (%s)\n", model, __VERSION__, threads,
            openblas_get_num_threads(), openblas_get_corename());
-    printf("dynamics V %d, P %d (128x64 frame), F %d, K %d, L %d, T %d, %d layers, C %d, %d heads: %zu parameters; "
-           "random weights (seed 1; speed does not depend on them)\n",
-           cfg.vocab, P, F, K, L, T, cfg.layers, cfg.channels, cfg.heads, dm.n_params);
+    printf("dynamics V %d, P %d (128x64 frame), F %d, K %d, L %d, T %d, %d layers, C %d, %d heads: %zu parameters, "
+           "the size of %s; random weights (seed 1; speed does not depend on them)\n",
+           cfg.vocab, P, F, K, L, T, cfg.layers, cfg.channels, cfg.heads, dm.n_params, size_from);
 
-    const double gf_gen = 1e-9 * flops_positions(&cfg, 0, T - 1, P);
-    const double gf_prefill = 1e-9 * flops_positions(&cfg, 0, T0, 1);
-    const double gf_fwd = 1e-9 * flops_positions(&cfg, 0, T, T);
+    const double gf_gen = 1e-9 * flops_positions(&cfg, 0, T - 1, 1, P);
+    const double gf_prefill = 1e-9 * flops_positions(&cfg, 0, T0, 1, 1);
+    const double gf_fwd = 1e-9 * flops_positions(&cfg, 0, T, 1, T);
     printf("GFLOP (matrix products: 24 C^2 + 4 C (t+1) per position t per layer, 2 C V per head position): per "
            "generated frame %.3f (prefill of %d positions %.3f, %d steps %.3f); per forward window of %d positions "
            "%.3f\n",
@@ -167,6 +190,20 @@ int main(int argc, char **argv) {
                "%d-thread sgemm\n",
                j.B, fps, 1e3 * s, calls, gfs, gfs / peak, threads);
     }
+    static const int passes[2] = {8, 4};
+    double par1 = 0.0;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 2; i++) {
+            j.B = batches[i], j.steps = passes[k];
+            long calls;
+            const double gf = 1e-9 * flops_parallel(&cfg, L, j.steps);
+            const double s = seconds_per_call(run_parallel, &j, seconds, &calls);
+            const double fps = j.B / s, gfs = gf * j.B / s;
+            if (j.B == 1 && fps > par1) par1 = fps;
+            printf("parallel %d passes B%d: %7.2f frames/s (%7.1f ms per call, %ld calls), %.3f GFLOP per frame, "
+                   "%5.1f GFLOP/s; efficiency %.2f of the %d-thread sgemm; ratio to AR B%d %.2f\n",
+                   j.steps, j.B, fps, 1e3 * s, calls, gf, gfs, gfs / peak, threads, j.B, fps / (i ? fps8 : fps1));
+        }
     for (int i = 0; i < 2; i++) {
         j.B = batches[i];
         long calls;
@@ -195,9 +232,10 @@ int main(int argc, char **argv) {
         omp_set_num_threads(threads);
     }
     if (fps1_one > fps1) fps1 = fps1_one;
-    printf("bar %.0f frames/s (real time at 10 Hz), one rollout (AR, B1, the faster thread count): %s (%.2fx)\n", BAR_FPS,
-           fps1 >= BAR_FPS ? "met" : "not met", fps1 / BAR_FPS);
-    printf("parallel decoding: not implemented (issue #6)\n");
+    printf("bar %.0f frames/s (real time at 10 Hz), one rollout (B1): AR (the faster thread count) %.2f frames/s: %s "
+           "(%.2fx); parallel (the faster pass count) %.2f frames/s: %s (%.2fx)\n",
+           BAR_FPS, fps1, fps1 >= BAR_FPS ? "met" : "not met", fps1 / BAR_FPS, par1,
+           par1 >= BAR_FPS ? "met" : "not met", par1 / BAR_FPS);
 
     const double wall = now_s() - wall0, busy1 = machine_busy_s();
     if (busy0 >= 0 && busy1 >= 0)

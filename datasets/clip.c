@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "core/check.h"
+#include "core/fileio.h"
 #include "core/mathx.h"
 #include "core/version.h"
 
@@ -425,6 +426,46 @@ int clip_state_from_json(const char *line, clip_state *st, wm_error *err) {
 
 /* ------------------------------------------------------------------ */
 /* meta.json                                                           */
+
+/* Far beyond any clip (a day at 10 Hz is a few GB of states: not a clip)
+ * yet small enough that a wrong path to a huge file fails fast. */
+#define STATES_MAX_BYTES ((size_t)256 << 20)
+
+int clip_states_read(const char *dir, int frames, clip_state **states, wm_error *err) {
+    *states = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, CLIP_FILE_STATES);
+    uint8_t *text;
+    size_t len;
+    if (file_read_all(path, STATES_MAX_BYTES, &text, &len, err)) return -1;
+    clip_state *st = MALLOC_CHECK(((size_t)frames + 1) * sizeof *st);
+    char *save = NULL, *line = strtok_r((char *)text, "\n", &save);
+    int i = 0, rc = -1;
+    for (; line; line = strtok_r(NULL, "\n", &save), i++) {
+        if (i >= frames) {
+            wm_fail(err, "%s: more than the %d lines meta.json's frames say", path, frames);
+            goto done;
+        }
+        if (clip_state_from_json(line, &st[i], err)) {
+            wm_error_prefix(err, "%s: line %d: ", path, i + 1);
+            goto done;
+        }
+        if (st[i].frame != i) {
+            wm_fail(err, "%s: line %d: frame %d, expected %d", path, i + 1, st[i].frame, i);
+            goto done;
+        }
+    }
+    if (i != frames) {
+        wm_fail(err, "%s: %d lines, but meta.json says %d frames", path, i, frames);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(text);
+    if (rc) free(st);
+    else *states = st;
+    return rc;
+}
 
 char *clip_meta_to_json(const clip_meta *m) {
     jw j = {.pretty = 1};

@@ -102,6 +102,12 @@ int clip_actor_in_view(const sim_world *w, const camera_params *cp, int i, clip_
  * naming the field: "frame: missing", "actors[2].kind: unknown 'tank'". */
 char *clip_state_to_json(const clip_state *st);
 int clip_state_from_json(const char *line, clip_state *st, wm_error *err);
+/* The `frames` states of clip folder dir (meta.json's count) from its
+ * states.jsonl, line i holding frame i: *states (frames) malloc'ed. Errors
+ * name the file and line: "DIR/states.jsonl: line 3: frame 5, expected 2",
+ * "...: line 3: <clip_state_from_json's>", "...: more than the 8 lines
+ * meta.json's frames say", "...: 6 lines, but meta.json says 8 frames". */
+int clip_states_read(const char *dir, int frames, clip_state **states, wm_error *err);
 char *clip_meta_to_json(const clip_meta *m);
 /* Refuses a format_version newer than CLIP_FORMAT_VERSION: "format_version
  * 7 is newer than this wmsim reads (1)". */

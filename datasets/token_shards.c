@@ -234,7 +234,7 @@ static int add_clip(writer *w, const char *dir, const char *name, int *frames_ou
     float *actions = MALLOC_CHECK((size_t)F * A * sizeof(float));
     float *slots = MALLOC_CHECK(((size_t)F * K * S + 1) * sizeof(float));
     uint16_t *codes = MALLOC_CHECK((size_t)F * P * sizeof(uint16_t));
-    clip_state *st = MALLOC_CHECK(sizeof *st);
+    clip_state *states = NULL;
     float *x = MALLOC_CHECK((size_t)c->batch * 3 * meta.width * meta.height * sizeof(float));
     int *cb = MALLOC_CHECK((size_t)c->batch * P * sizeof(int));
     video_reader *vr = NULL;
@@ -242,31 +242,10 @@ static int add_clip(writer *w, const char *dir, const char *name, int *frames_ou
     rc = -1;
 
     /* states.jsonl: one line per frame. */
-    snprintf(path, sizeof path, "%s/%s", dir, CLIP_FILE_STATES);
-    if (file_read_all(path, TEXT_MAX_BYTES, &text, &len, err)) goto done;
-    {
-        char *save = NULL, *line = strtok_r((char *)text, "\n", &save);
-        int i = 0;
-        for (; line; line = strtok_r(NULL, "\n", &save), i++) {
-            if (i >= F) {
-                wm_fail(err, "%s: more than the %d lines meta.json's frames say", path, F);
-                goto done;
-            }
-            if (clip_state_from_json(line, st, err)) {
-                wm_error_prefix(err, "%s: line %d: ", path, i + 1);
-                goto done;
-            }
-            if (st->frame != i) {
-                wm_fail(err, "%s: line %d: frame %d, expected %d", path, i + 1, st->frame, i);
-                goto done;
-            }
-            token_actions_from_state(st, actions + (size_t)i * A);
-            token_slots_from_state(st, K, slots + (size_t)i * K * S);
-        }
-        if (i != F) {
-            wm_fail(err, "%s: %d lines, but meta.json says %d frames", path, i, F);
-            goto done;
-        }
+    if (clip_states_read(dir, F, &states, err)) goto done;
+    for (int i = 0; i < F; i++) {
+        token_actions_from_state(&states[i], actions + (size_t)i * A);
+        token_slots_from_state(&states[i], K, slots + (size_t)i * K * S);
     }
 
     /* frames.mkv: every frame, B at a time. */
@@ -331,7 +310,7 @@ static int add_clip(writer *w, const char *dir, const char *name, int *frames_ou
 done:
     video_reader_close(vr);
     image_free(&img);
-    free(text), free(actions), free(slots), free(codes), free(st), free(x), free(cb);
+    free(actions), free(slots), free(codes), free(states), free(x), free(cb);
     return rc;
 }
 

@@ -292,39 +292,17 @@ static int read_clip_states(const char *dir, int K, clip_states *cs, wm_error *e
     cs->slots = CALLOC_CHECK((size_t)F * K * S + 1, sizeof(float));
     cs->ego = CALLOC_CHECK((size_t)F, sizeof *cs->ego);
     cs->after = CALLOC_CHECK((size_t)F, sizeof *cs->after);
-    snprintf(path, sizeof path, "%s/%s", dir, CLIP_FILE_STATES);
-    if (file_read_all(path, DREAM_TEXT_MAX, &text, &len, err)) return -1;
-    clip_state *st = MALLOC_CHECK(sizeof *st);
-    char *save = NULL, *line = strtok_r((char *)text, "\n", &save);
-    int i = 0;
-    rc = -1;
-    for (; line; line = strtok_r(NULL, "\n", &save), i++) {
-        if (i >= F) {
-            wm_fail(err, "%s: more than the %d lines meta.json's frames say", path, F);
-            goto done;
-        }
-        if (clip_state_from_json(line, st, err)) {
-            wm_error_prefix(err, "%s: line %d: ", path, i + 1);
-            goto done;
-        }
-        if (st->frame != i) {
-            wm_fail(err, "%s: line %d: frame %d, expected %d", path, i + 1, st->frame, i);
-            goto done;
-        }
+    clip_state *states;
+    if (clip_states_read(dir, F, &states, err)) return -1;
+    for (int i = 0; i < F; i++) {
+        const clip_state *st = &states[i];
         token_actions_from_state(st, cs->actions + (size_t)i * TOKEN_SHARDS_ACTIONS);
         token_slots_from_state(st, K, cs->slots + (size_t)i * K * S);
         cs->ego[i] = vehicle_state_at(st->x, st->y, st->yaw, st->speed);
         if (st->has_action) cs->after[i] = st->action;
     }
-    if (i != F) {
-        wm_fail(err, "%s: %d lines, but meta.json says %d frames", path, i, F);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(st);
-    free(text);
-    return rc;
+    free(states);
+    return 0;
 }
 
 /* The vehicle a clip's ego is stepped with: the scenarios' default car. */

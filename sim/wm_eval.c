@@ -82,37 +82,7 @@ void wm_eval_clip_free(wm_eval_clip *c) {
 }
 
 static int read_states(const char *dir, wm_eval_clip *c, wm_error *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, CLIP_FILE_STATES);
-    uint8_t *text;
-    size_t len;
-    if (file_read_all(path, TEXT_MAX_BYTES, &text, &len, err)) return -1;
-    const int F = c->meta.frames;
-    c->states = MALLOC_CHECK((size_t)F * sizeof *c->states);
-    char *save = NULL, *line = strtok_r((char *)text, "\n", &save);
-    int i = 0, rc = -1;
-    for (; line; line = strtok_r(NULL, "\n", &save), i++) {
-        if (i >= F) {
-            wm_fail(err, "%s: more than the %d lines meta.json's frames say", path, F);
-            goto done;
-        }
-        if (clip_state_from_json(line, &c->states[i], err)) {
-            wm_error_prefix(err, "%s: line %d: ", path, i + 1);
-            goto done;
-        }
-        if (c->states[i].frame != i) {
-            wm_fail(err, "%s: line %d: frame %d, expected %d", path, i + 1, c->states[i].frame, i);
-            goto done;
-        }
-    }
-    if (i != F) {
-        wm_fail(err, "%s: %d lines, but meta.json says %d frames", path, i, F);
-        goto done;
-    }
-    rc = 0;
-done:
-    free(text);
-    return rc;
+    return clip_states_read(dir, c->meta.frames, &c->states, err);
 }
 
 static int read_frames(const char *dir, wm_eval_clip *c, wm_error *err) {
