@@ -226,8 +226,13 @@ demo: deps
 	$(BIN) clips generate --scenarios scenarios/examples/guard_stop_proceed.pbtxt --out out/demo/clips --quiet
 	$(BIN) tokenizer eval --model models/tokenizer.wmck --data out/demo/clips --split all --frames 64 \
 	  --sheet out/demo/tokenizer.png
+	awk 'BEGIN { print "t,accel,brake,steer"; for (i = 0; i < 30; i++) \
+	  printf "%.1f,%s,0,%s\n", i / 10, i < 15 ? "1" : "0", i < 15 ? "0" : "0.05" }' > out/demo/actions.csv
+	$(BIN) dream --context scenarios/examples/guard_stop_proceed.pbtxt --actions out/demo/actions.csv \
+	  --frames 30 --out out/demo/dream.mp4 --side-by-side
 	@echo "demo: result in out/demo/result.json, log in out/demo/episode.log, video out/demo/episode.mp4,"
-	@echo "      the shipped tokenizer's reconstructions of the episode in out/demo/tokenizer.png"
+	@echo "      the shipped tokenizer's reconstructions of the episode in out/demo/tokenizer.png,"
+	@echo "      the shipped world model's 3 s dream beside the oracle in out/demo/dream.mp4"
 
 clean:
 	rm -rf build build-asan
