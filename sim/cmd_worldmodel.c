@@ -268,8 +268,12 @@ static int write_chart(const char *csv_path, const char *png_path, wm_error *err
         {"dynamics: validation token accuracy",
          0,
          {{"val_accuracy", "next token (autoregressive)"}, {"val_mask_accuracy", "masked tokens (parallel)"}}},
+        {"dynamics: validation accuracy on tokens unlike the frame before's",
+         0,
+         {{"val_changed_accuracy", "next token (autoregressive)"},
+          {"val_mask_changed_accuracy", "masked tokens (parallel)"}}},
     };
-    return train_chart_write(csv_path, png_path, panels, 2, err);
+    return train_chart_write(csv_path, png_path, panels, 3, err);
 }
 
 static int run_train(train_options *o, wm_error *err) {
@@ -308,8 +312,10 @@ static int run_train(train_options *o, wm_error *err) {
         printf("%s: steps %d-%d of %d in %.1f s, %.1f windows/s, train loss %.4f", o->out, rep.first_step, rep.steps,
                tc.steps, rep.seconds, rep.windows_per_s, (double)rep.loss);
         if (rep.val.windows)
-            printf("; validation (%d windows) loss %.4f, token accuracy %.4f, masked loss %.4f, masked accuracy %.4f",
-                   rep.val.windows, rep.val.loss, rep.val.accuracy, rep.val.mask_loss, rep.val.mask_accuracy);
+            printf("; validation (%d windows) loss %.4f, token accuracy %.4f, masked loss %.4f, masked accuracy %.4f, "
+                   "accuracy on changing tokens %.4f (masked %.4f)",
+                   rep.val.windows, rep.val.loss, rep.val.accuracy, rep.val.mask_loss, rep.val.mask_accuracy,
+                   rep.val.changed_accuracy, rep.val.mask_changed_accuracy);
         else
             printf("; no validation");
         printf("; wrote %s, %s.state, %s and %s\n", o->out, o->out, o->log, o->plot);

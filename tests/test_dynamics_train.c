@@ -13,6 +13,7 @@
 #include "datasets/window_source.h"
 #include "testutil.h"
 #include "worldmodel/dynamics_model.h"
+#include "worldmodel/dynamics_train.h"
 
 #define CLIP_FRAMES 21
 #define TRAIN_CLIPS 10
@@ -112,7 +113,8 @@ START_TEST(train_writes_model_state_csv_chart_and_one_line) {
     size_t len;
     ck_assert_msg(file_read_all(file, 1 << 20, &csv, &len, &err) == 0, "%s", err.msg);
     const char *header =
-        "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy\n10,";
+        "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy,"
+        "val_changed_accuracy,val_mask_changed_accuracy\n10,";
     ck_assert_msg(strncmp((char *)csv, header, strlen(header)) == 0, "%.*s", (int)len, (char *)csv);
     ck_assert_ptr_nonnull(strstr((char *)csv, "\n12,"));
     free(csv);
@@ -235,6 +237,48 @@ END_TEST
 
 /* ---- window_source ---------------------------------------------------------- */
 
+/* Changed-token accuracy counts only the targets unlike the frame before's
+ * token at the same place: none when every frame repeats the first; all of
+ * frames 1 .. F-1 when every token changes, where it is the accuracy of
+ * those frames' targets (checked against the logits directly). */
+START_TEST(validation_separates_the_tokens_that_change) {
+    dynamics_config c = dynamics_config_default();
+    c.vocab = 16, c.frame_tokens = 4, c.frames = 3, c.slots = 0, c.layers = 1, c.channels = 16, c.heads = 2;
+    const int nf = 3, np = 4, nt = dynamics_positions(&c), nl = dynamics_frame_positions(&c), n = 4;
+    dynamics_model dm;
+    wm_error err;
+    ck_assert_msg(dynamics_init(&dm, &c, n, 3, &err) == 0, "%s", err.msg);
+    int tokens[4 * 3 * 4], targets[4 * 3 * 5];
+    float actions[4 * 3 * 4] = {0};
+    for (int k = 0; k < 2; k++) {
+        for (int w = 0; w < n; w++)
+            for (int f = 0; f < nf; f++)
+                for (int j = 0; j < np; j++) tokens[(w * nf + f) * np + j] = k ? (w + 5 * f + j) % 16 : (w + j) % 16;
+        dynamics_eval e;
+        dynamics_evaluate(&dm, tokens, actions, NULL, n, &e);
+        if (k == 0) {
+            ck_assert(e.changed_share == 0.0 && e.changed_accuracy == 0.0 && e.mask_changed_accuracy == 0.0);
+            continue;
+        }
+        ck_assert_double_eq_tol(e.changed_share, 2.0 / 3.0, 1e-12);
+        dynamics_ar_targets(&c, tokens, n, targets);
+        dynamics_forward(&dm, tokens, actions, NULL, n, 1, targets);
+        int right = 0, counted = 0;
+        for (int r = 0; r < n * nt; r++) {
+            if (targets[r] < 0 || (r % nt + 1) / nl == 0) continue;
+            const float *lg = dm.logits + (size_t)r * 16;
+            int best = 0;
+            for (int v = 1; v < 16; v++)
+                if (lg[v] > lg[best]) best = v;
+            right += best == targets[r], counted++;
+        }
+        ck_assert_int_eq(counted, n * (nf - 1) * np);
+        ck_assert_double_eq_tol(e.changed_accuracy, (double)right / counted, 1e-12);
+    }
+    dynamics_free(&dm);
+}
+END_TEST
+
 START_TEST(window_source_seek_equals_reading_through_and_windows_hold_the_clips) {
     window_source *ws;
     wm_error err;
@@ -337,6 +381,7 @@ int main(void) {
     tcase_add_test(tc, stop_then_resume_equals_an_unbroken_run_byte_for_byte);
     tcase_add_test(tc, a_fresh_run_over_a_state_and_a_resume_with_another_batch_are_refused);
     tcase_add_test(tc, the_loss_falls_on_the_tiny_set);
+    tcase_add_test(tc, validation_separates_the_tokens_that_change);
     tcase_add_test(tc, window_source_seek_equals_reading_through_and_windows_hold_the_clips);
     suite_add_tcase(s, tc);
     return run_suite(s);

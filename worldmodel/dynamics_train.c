@@ -24,21 +24,36 @@ float dynamics_lr_at(const dynamics_train_config *cfg, int step) {
 }
 
 
-/* Loss (summed over windows) and right/counted argmax tokens of one batch's
- * last forward pass against its targets. */
-static void score_batch(const dynamics_model *dm, const int *targets, int b, float loss, double *loss_sum,
-                        long long *right, long long *counted) {
-    const int V = dm->cfg.vocab;
-    *loss_sum += (double)loss * b;
-    for (size_t r = 0; r < (size_t)b * dm->T; r++) {
+/* What one objective's validation adds up. */
+typedef struct {
+    double loss;                       /* summed over windows */
+    long long right, counted;          /* argmax = target, targets */
+    long long changed_right, changed;  /* the same over targets unlike the frame before's token there */
+} eval_sums;
+
+/* Scores one batch's last forward pass against its targets; tokens (b, F, P)
+ * the windows' true tokens. A target at position t is image token j of
+ * frame f: the next position's (AR: t + 1) or its own (masked: t). */
+static void score_batch(const dynamics_model *dm, const int *tokens, const int *targets, int b, int masked, float loss,
+                        eval_sums *sum) {
+    const dynamics_config *c = &dm->cfg;
+    const int V = c->vocab, T = dm->T, L = dm->L, F = c->frames, P = c->frame_tokens, K = c->slots;
+    sum->loss += (double)loss * b;
+    for (size_t r = 0; r < (size_t)b * T; r++) {
         if (targets[r] < 0) continue;
         const float *lg = dm->logits + r * V;
         int best = 0;
         for (int v = 1; v < V; v++)
             if (lg[v] > lg[best]) best = v;
-        *right += best == targets[r], ++*counted;
+        const int ok = best == targets[r];
+        sum->right += ok, sum->counted++;
+        const size_t w = r / T;
+        const int at = (int)(r % T) + !masked, f = at / L, j = at % L - 1 - K;
+        if (f > 0 && targets[r] != tokens[(w * F + f - 1) * P + j]) sum->changed_right += ok, sum->changed++;
     }
 }
+
+static double share(long long num, long long den) { return den ? (double)num / den : 0.0; }
 
 void dynamics_evaluate(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int n,
                        dynamics_eval *out) {
@@ -46,33 +61,37 @@ void dynamics_evaluate(dynamics_model *dm, const int *tokens, const float *actio
     const int F = c->frames, P = c->frame_tokens, A = c->action_dim, K = c->slots, S = c->slot_dim, T = dm->T;
     int *targets = MALLOC_CHECK((size_t)dm->max_batch * T * sizeof(int));
     int *masked = MALLOC_CHECK((size_t)dm->max_batch * F * P * sizeof(int));
-    double loss[2] = {0, 0};
-    long long right[2] = {0, 0}, counted[2] = {0, 0};
+    eval_sums sum[2];
+    memset(sum, 0, sizeof sum);
     for (int i = 0; i < n; i += dm->max_batch) {
         int b = n - i < dm->max_batch ? n - i : dm->max_batch;
         const int *tk = tokens + (size_t)i * F * P;
         const float *ac = actions + (size_t)i * F * A, *sl = slots && K ? slots + (size_t)i * F * K * S : NULL;
         dynamics_ar_targets(c, tk, b, targets);
         float l = dynamics_forward(dm, tk, ac, sl, b, 1, targets);
-        score_batch(dm, targets, b, l, &loss[0], &right[0], &counted[0]);
+        score_batch(dm, tk, targets, b, 0, l, &sum[0]);
         for (int w = 0; w < b; w++) {
             wm_rng rng = rng_fork(DYNAMICS_EVAL_MASK_SEED, (uint64_t)(i + w));
             dynamics_mask_targets(c, tk + (size_t)w * F * P, 1, &rng, masked + (size_t)w * F * P,
                                   targets + (size_t)w * T);
         }
         l = dynamics_forward(dm, masked, ac, sl, b, dm->L, targets);
-        score_batch(dm, targets, b, l, &loss[1], &right[1], &counted[1]);
+        score_batch(dm, tk, targets, b, 1, l, &sum[1]);
     }
     free(targets), free(masked);
     out->windows = n;
-    out->loss = n ? loss[0] / n : 0;
-    out->accuracy = counted[0] ? (double)right[0] / counted[0] : 0;
-    out->mask_loss = n ? loss[1] / n : 0;
-    out->mask_accuracy = counted[1] ? (double)right[1] / counted[1] : 0;
+    out->loss = n ? sum[0].loss / n : 0;
+    out->accuracy = share(sum[0].right, sum[0].counted);
+    out->changed_accuracy = share(sum[0].changed_right, sum[0].changed);
+    out->changed_share = share(sum[0].changed, sum[0].counted);
+    out->mask_loss = n ? sum[1].loss / n : 0;
+    out->mask_accuracy = share(sum[1].right, sum[1].counted);
+    out->mask_changed_accuracy = share(sum[1].changed_right, sum[1].changed);
 }
 
-#define CSV_HEADER \
-    "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy\n"
+#define CSV_HEADER                                                                                         \
+    "step,lr,loss,grad_norm,skipped,windows_per_s,val_loss,val_accuracy,val_mask_loss,val_mask_accuracy," \
+    "val_changed_accuracy,val_mask_changed_accuracy\n"
 
 
 typedef struct {
@@ -199,10 +218,11 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
                 fprintf(csv, "%d,%.6g,%.6g,%.6g,%d,%.2f", step, lr, sums.loss / sums.n, sums.grad_norm / sums.n,
                         sums.skipped, rate);
                 if (validate)
-                    fprintf(csv, ",%.6g,%.5f,%.6g,%.5f\n", rep->val.loss, rep->val.accuracy, rep->val.mask_loss,
-                            rep->val.mask_accuracy);
+                    fprintf(csv, ",%.6g,%.5f,%.6g,%.5f,%.5f,%.5f\n", rep->val.loss, rep->val.accuracy,
+                            rep->val.mask_loss, rep->val.mask_accuracy, rep->val.changed_accuracy,
+                            rep->val.mask_changed_accuracy);
                 else
-                    fputs(",,,,\n", csv);
+                    fputs(",,,,,,\n", csv);
                 fflush(csv);
             }
             if (cfg->progress)

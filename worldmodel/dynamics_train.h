@@ -93,6 +93,11 @@ typedef struct {
     double loss;           /* mean next-token cross-entropy */
     double accuracy;       /* share of target tokens whose argmax logit is the target */
     double mask_loss, mask_accuracy; /* the same on the masked objective */
+    /* Accuracy on the target tokens that differ from the frame before's
+     * token at the same place (frames 1 .. F-1): what copying cannot get,
+     * so where the model shows it has learned motion. changed_share: their
+     * share of all the AR targets (frame 0's never count as changed). */
+    double changed_accuracy, mask_changed_accuracy, changed_share;
     int windows;           /* 0: none */
 } dynamics_eval;
 
