@@ -46,12 +46,14 @@ static const char TRAIN_USAGE[] =
     "                              [--stop-at N] [--log F.csv] [--plot F.png] [--log-every N]\n"
     "                              [--val-windows N] [--val-every N] [--save-every N]\n"
     "                              [--frames F] [--layers L] [--channels C] [--heads H]\n"
-    "                              [--mask-share X] [--quiet]\n"
+    "                              [--mask-share X] [--changed-weight W] [--quiet]\n"
     "\n"
     "train     trains the dynamics transformer on windows of F consecutive frames\n"
     "          of the train split of SHARDS: a share --mask-share of the steps\n"
     "          (default %g) on masked tokens (MaskGIT, for parallel decoding), the\n"
-    "          rest on the next image token (autoregressive decoding). Windows\n"
+    "          rest on the next image token (autoregressive decoding); with\n"
+    "          --changed-weight W (default 1) a target token unlike the frame\n"
+    "          before's at its place weighs W in both losses. Windows\n"
     "          are shuffled per epoch by --seed, one every --stride frames, with\n"
     "          conditioning dropout (all slots p %g, the action p %g, per window).\n"
     "          Writes MODEL.wmck, MODEL.wmck.state (to resume), the curves as CSV\n"
@@ -59,8 +61,9 @@ static const char TRAIN_USAGE[] =
     "          MODEL.wmck.png). Validates on --val-windows windows of the\n"
     "          validation split (default %d; 0: none) every --val-every steps and\n"
     "          at the end. --resume continues from MODEL.wmck.state up to --steps\n"
-    "          (give the first run's --seed, --batch, --stride and --mask-share);\n"
-    "          --stop-at N stops after step N. Defaults: --steps %d, --batch %d,\n"
+    "          (give the first run's --seed, --batch, --stride, --mask-share and\n"
+    "          --changed-weight); --stop-at N stops after step N. Defaults:\n"
+    "          --steps %d, --batch %d,\n"
     "          --lr %g (cosine to %g), --warmup %d, --seed 1, --stride 1, --log-every %d,\n"
     "          --val-every %d, --save-every %d; --frames %d, --layers %d,\n"
     "          --channels %d, --heads %d; vocabulary, tokens and slots from SHARDS.\n"
@@ -148,6 +151,11 @@ static int take_train_option(int argc, char **argv, int *i, train_options *o) {
     else if (strcmp(a, "--plot") == 0) o->plot = v;
     else if (strcmp(a, "--seed") == 0) {
         if (cli_parse_u64(v, &o->seed)) return usage_error("--seed: not a non-negative integer: '%s'", v);
+    } else if (strcmp(a, "--changed-weight") == 0) {
+        double x;
+        if (cli_parse_double(v, &x) || !(x > 0.0 && x <= 1000.0))
+            return usage_error("--changed-weight: expected a weight in (0, 1000], got '%s'", v);
+        o->tc.changed_weight = (float)x;
     } else if (strcmp(a, "--mask-share") == 0) {
         double x;
         if (cli_parse_double(v, &x) || !(x >= 0.0 && x <= 1.0))

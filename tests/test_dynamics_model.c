@@ -160,8 +160,8 @@ START_TEST(ar_targets_follow_the_layout) {
 }
 END_TEST
 
-static double loss_of(dynamics_model *dm, const inputs *in, int block) {
-    return dynamics_forward(dm, in->tokens, in->actions, in->slots, BATCH, block, in->targets);
+static double loss_of(dynamics_model *dm, const inputs *in, int block, const float *weights) {
+    return dynamics_forward_weighted(dm, in->tokens, in->actions, in->slots, BATCH, block, in->targets, weights);
 }
 
 /* The whole model's gradient (every tensor: embeddings, projections, norms,
@@ -178,7 +178,7 @@ static double loss_of(dynamics_model *dm, const inputs *in, int block) {
 #define SAMPLES 12
 START_TEST(gradients_match_finite_differences) {
     const dynamics_config c = tiny_config();
-    const int L = dynamics_frame_positions(&c), blocks[2] = {1, L};
+    const int L = dynamics_frame_positions(&c), blocks[3] = {1, L, 1};
     dynamics_model dm;
     wm_error err;
     ck_assert_msg(dynamics_init(&dm, &c, BATCH, 7, &err) == 0, "%s", err.msg);
@@ -188,8 +188,13 @@ START_TEST(gradients_match_finite_differences) {
     wm_rng r;
     rng_init(&r, 10);
     int checked = 0, large = 0;
-    for (int bi = 0; bi < 2; bi++) {
-        loss_of(&dm, &in, blocks[bi]);
+    /* The third pass: the causal mask with a weight per target in [0, 3). */
+    const int N = BATCH * dynamics_positions(&c);
+    float *weights = fvec((size_t)N);
+    for (int n = 0; n < N; n++) weights[n] = (float)rng_range(&r, 0, 3);
+    for (int bi = 0; bi < 3; bi++) {
+        const float *w = bi == 2 ? weights : NULL;
+        loss_of(&dm, &in, blocks[bi], w);
         dynamics_backward(&dm);
         memcpy(analytic, dm.grads, dm.n_params * sizeof(float));
         for (int ti = 0; ti < dm.n_tensors; ti++) {
@@ -199,9 +204,9 @@ START_TEST(gradients_match_finite_differences) {
                 const size_t i = off + rng_u64(&r) % n;
                 const float keep = dm.params[i], eps = 1e-2f;
                 dm.params[i] = keep + eps;
-                const double up = loss_of(&dm, &in, blocks[bi]);
+                const double up = loss_of(&dm, &in, blocks[bi], w);
                 dm.params[i] = keep - eps;
-                const double down = loss_of(&dm, &in, blocks[bi]);
+                const double down = loss_of(&dm, &in, blocks[bi], w);
                 dm.params[i] = keep;
                 const double numeric = (up - down) / (2.0 * eps), e = fabs(numeric - analytic[i]);
                 const double tol = 3e-5 + 1e-2 * fabs(numeric);
@@ -213,6 +218,11 @@ START_TEST(gradients_match_finite_differences) {
         }
     }
     ck_assert_msg(large * 4 >= checked * 3, "only %d of %d sampled gradients above 1e-3", large, checked);
+    /* Weights of 1 are the plain mean. */
+    for (int n = 0; n < N; n++) weights[n] = 1.0f;
+    const double plain = loss_of(&dm, &in, 1, NULL), ones = loss_of(&dm, &in, 1, weights);
+    ck_assert_double_eq_tol(ones, plain, 1e-6 * plain);
+    free(weights);
     free(analytic);
     free_inputs(&in);
     dynamics_free(&dm);

@@ -134,6 +134,26 @@ START_TEST(stop_then_resume_equals_an_unbroken_run_byte_for_byte) {
     snprintf(sb, sizeof sb, "%s.state", b);
     expect_same_file(a, b);
     expect_same_file(sa, sb);
+    /* The same with changing tokens weighted: resumed equals unbroken, and the weight changes the model. */
+    char c[4400], d[4400], sc[4500], sd[4500];
+    join(c, sizeof c, tmp, "c.wmck");
+    join(d, sizeof d, tmp, "d.wmck");
+    const char *w[] = {"--changed-weight", "4"};
+    train_ok(c, (const char *[]){"--steps", "24", "--batch", "3", "--seed", "5", w[0], w[1], "--quiet", NULL});
+    train_ok(d, (const char *[]){"--steps", "24", "--batch", "3", "--seed", "5", w[0], w[1], "--stop-at", "11", "--quiet",
+                                 NULL});
+    train_ok(d, (const char *[]){"--steps", "24", "--batch", "3", "--seed", "5", w[0], w[1], "--resume", "--quiet", NULL});
+    snprintf(sc, sizeof sc, "%s.state", c);
+    snprintf(sd, sizeof sd, "%s.state", d);
+    expect_same_file(c, d);
+    expect_same_file(sc, sd);
+    uint8_t *x, *y;
+    size_t nx, ny;
+    wm_error err;
+    ck_assert_msg(file_read_all(a, 1 << 26, &x, &nx, &err) == 0, "%s", err.msg);
+    ck_assert_msg(file_read_all(c, 1 << 26, &y, &ny, &err) == 0, "%s", err.msg);
+    ck_assert_msg(nx == ny && memcmp(x, y, nx) != 0, "the changed-token weight changed nothing");
+    free(x), free(y);
     test_remove_tree(tmp);
     free(tmp);
 }
@@ -168,6 +188,15 @@ START_TEST(a_fresh_run_over_a_state_and_a_resume_with_another_batch_are_refused)
                (const char *[]){"--steps", "8", "--batch", "2", "--mask-share", "0.25", "--resume", "--quiet", NULL});
     ck_assert_int_eq(rc, 1);
     ck_assert_msg(strstr(out, "a resume must read the data in the same order"), "%s", out);
+    free(out);
+    rc = train(&out, path,
+               (const char *[]){"--steps", "8", "--batch", "2", "--changed-weight", "3", "--resume", "--quiet", NULL});
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(out, "a resume must read the data in the same order"), "%s", out);
+    free(out);
+    rc = train(&out, path, (const char *[]){"--steps", "8", "--changed-weight", "0", "--quiet", NULL});
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strncmp(out, "wmsim: --changed-weight: expected a weight in (0, 1000], got '0'\n", 65) == 0, "%s", out);
     free(out);
     rc = train(&out, path, (const char *[]){"--steps", "8", "--mask-share", "1.5", "--quiet", NULL});
     ck_assert_int_eq(rc, 2);

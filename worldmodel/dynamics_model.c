@@ -144,7 +144,7 @@ static size_t arena_floats(const dynamics_config *c, int T, size_t B) {
     const size_t C = (size_t)c->channels, N = B * T, maps = B * c->heads * (size_t)T * T, F = (size_t)c->frames;
     const size_t per_layer = 18 * N * C + 2 * N + maps; /* 16 N C of activations, 2 N C of KV cache */
     return (size_t)c->layers * per_layer + 2 * N * C + N       /* res_out, lnf, rstdf */
-           + 3 * N * (size_t)c->vocab + N                      /* logits, probs, dlogits, losses */
+           + 3 * N * (size_t)c->vocab + 2 * N                  /* logits, probs, dlogits, losses, weights */
            + B * F * C * (1 + (size_t)c->slots + c->frame_tokens) /* emb_act, emb_slot, emb_img */
            + B * F * (size_t)c->action_dim + B * F * c->slots * (size_t)c->slot_dim
            + 2 * N * C + 3 * N * C + 8 * N * C + 2 * maps;     /* dres, dln, dqkv, dfc, dfc_gelu, datt, dpreatt */
@@ -185,6 +185,7 @@ int dynamics_init(dynamics_model *dm, const dynamics_config *cfg, int max_batch,
     }
     TAKE(dm->res_out, N * C), TAKE(dm->lnf, N * C), TAKE(dm->rstdf, N);
     TAKE(dm->logits, N * V), TAKE(dm->probs, N * V), TAKE(dm->dlogits, N * V), TAKE(dm->losses, N);
+    TAKE(dm->weights_in, N);
     TAKE(dm->emb_act, B * F * C), TAKE(dm->emb_slot, B * F * K * C), TAKE(dm->emb_img, B * F * P * C);
     TAKE(dm->actions_in, B * F * cfg->action_dim), TAKE(dm->slots_in, B * F * K * cfg->slot_dim);
     TAKE(dm->dres, N * C), TAKE(dm->dln, N * C), TAKE(dm->dqkv, 3 * N * C);
@@ -257,6 +258,11 @@ static void embed_forward(dynamics_model *dm, int B, float *x) {
 
 float dynamics_forward(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B,
                        int block, const int *targets) {
+    return dynamics_forward_weighted(dm, tokens, actions, slots, B, block, targets, NULL);
+}
+
+float dynamics_forward_weighted(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B,
+                                int block, const int *targets, const float *weights) {
     const dynamics_config *c = &dm->cfg;
     require(B >= 1 && B <= dm->max_batch, "batch outside [1, max_batch]");
     require(block >= 1, "attention block below 1");
@@ -286,7 +292,18 @@ float dynamics_forward(dynamics_model *dm, const int *tokens, const float *actio
     if (!targets) return 0.0f;
     for (int n = 0; n < N; n++) require(targets[n] >= -1 && targets[n] < V, "target outside [-1, V)");
     memcpy(dm->targets_in, targets, (size_t)N * sizeof *targets);
-    return crossentropy_forward(dm->losses, dm->probs, dm->logits, dm->targets_in, N, V);
+    const float mean = crossentropy_forward(dm->losses, dm->probs, dm->logits, dm->targets_in, N, V);
+    dm->weighted = weights != NULL;
+    if (!weights) return mean;
+    /* The weighted mean, in order, in double (as the op's own mean). */
+    double sum = 0.0, wsum = 0.0;
+    for (int n = 0; n < N; n++) {
+        require(!(weights[n] < 0.0f) && isfinite(weights[n]), "target weight negative or not finite");
+        dm->weights_in[n] = weights[n];
+        if (targets[n] < 0) continue;
+        sum += (double)weights[n] * dm->losses[n], wsum += weights[n];
+    }
+    return wsum > 0.0 ? (float)(sum / wsum) : 0.0f;
 }
 
 /* ---- backward ----------------------------------------------------------------- */
@@ -326,10 +343,27 @@ void dynamics_backward(dynamics_model *dm) {
     float *G = dm->grads;
     memset(G, 0, dm->n_params * sizeof *G);
 
-    const int counted = crossentropy_counted(dm->targets_in, N);
     memset(dm->dlogits, 0, (size_t)N * V * sizeof *dm->dlogits);
-    crossentropy_softmax_backward(dm->dlogits, dm->probs, dm->targets_in, counted ? 1.0f / (float)counted : 0.0f, N,
-                                  V);
+    if (dm->weighted) {
+        /* Row n of the weighted mean's gradient: w_n / sum(w) (p - onehot). */
+        double wsum = 0.0;
+        for (int n = 0; n < N; n++)
+            if (dm->targets_in[n] >= 0) wsum += dm->weights_in[n];
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN)
+        for (int n = 0; n < N; n++) {
+            const int t = dm->targets_in[n];
+            if (t < 0 || wsum <= 0.0) continue;
+            const float scale = (float)(dm->weights_in[n] / wsum);
+            float *d = dm->dlogits + (size_t)n * V;
+            const float *p = dm->probs + (size_t)n * V;
+            for (int v = 0; v < V; v++) d[v] = scale * p[v];
+            d[t] -= scale;
+        }
+    } else {
+        const int counted = crossentropy_counted(dm->targets_in, N);
+        crossentropy_softmax_backward(dm->dlogits, dm->probs, dm->targets_in, counted ? 1.0f / (float)counted : 0.0f,
+                                      N, V);
+    }
     memset(dm->dln, 0, NC * sizeof *dm->dln);
     linear_backward(dm->dln, G + dm->head_w, NULL, dm->dlogits, dm->lnf, W + dm->head_w, N, C, V);
     memset(dm->dres, 0, NC * sizeof *dm->dres);
@@ -363,11 +397,17 @@ void dynamics_backward(dynamics_model *dm) {
 float dynamics_train_step(dynamics_model *dm, const int *tokens, const float *actions, const float *slots,
                           const int *targets, int B, int block, const dynamics_train_params *hp, float lr, int step,
                           dynamics_step_stats *stats) {
+    return dynamics_train_step_weighted(dm, tokens, actions, slots, targets, NULL, B, block, hp, lr, step, stats);
+}
+
+float dynamics_train_step_weighted(dynamics_model *dm, const int *tokens, const float *actions, const float *slots,
+                                   const int *targets, const float *weights, int B, int block,
+                                   const dynamics_train_params *hp, float lr, int step, dynamics_step_stats *stats) {
     const dynamics_train_params def = dynamics_train_params_default();
     if (!hp) hp = &def;
     require(targets != NULL, "a training step needs targets");
     dynamics_step_stats st = {0};
-    st.loss = dynamics_forward(dm, tokens, actions, slots, B, block, targets);
+    st.loss = dynamics_forward_weighted(dm, tokens, actions, slots, B, block, targets, weights);
     dynamics_backward(dm);
     if (hp->clip_norm > 0) {
         st.grad_norm = grad_clip_norm(dm->grads, dm->n_params, hp->clip_norm);

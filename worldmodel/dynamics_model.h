@@ -240,6 +240,7 @@ typedef struct {
     float *lnf, *rstdf;             /* (N, C), (N) */
     float *logits, *probs;          /* (N, V) each */
     float *losses;                  /* (N) */
+    float *weights_in;              /* (N) the weighted forward pass's target weights */
     float *emb_act, *emb_slot, *emb_img; /* (B F, C), (B F K, C), (B F P, C): embeddings, then their gradients */
     float *actions_in, *slots_in;   /* (B, F, A), (B, F, K, S): the forward pass's inputs */
     float *dres, *dln;              /* (N, C) gradient of the residual stream; of a norm's output */
@@ -253,7 +254,7 @@ typedef struct {
     int *pos_ids, *frame_ids;       /* (N): t mod L, t / L */
     dynamics_candidate *candidates; /* (V) the sampler's scratch */
     /* the last forward pass */
-    int batch, block, has_targets;
+    int batch, block, has_targets, weighted;
     /* Generation's classifier-free guidance on the actions (1 after init
      * and load: none). At w != 1 each generator also runs every window
      * with all its action features 0 (what action dropout trains: the
@@ -280,6 +281,13 @@ void dynamics_free(dynamics_model *dm);
 float dynamics_forward(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B,
                        int block, const int *targets);
 
+/* The same with a weight per position (N; >= 0, finite): the loss is
+ * sum(w_n loss_n) / sum(w_n) over the positions with a target, and
+ * dynamics_backward follows it. weights NULL is dynamics_forward, bit for
+ * bit. */
+float dynamics_forward_weighted(dynamics_model *dm, const int *tokens, const float *actions, const float *slots, int B,
+                                int block, const int *targets, const float *weights);
+
 /* The gradient of the last forward pass's mean loss with respect to every
  * parameter, in dm->grads (zeroed first, then filled). The forward pass must
  * have had targets (else the call aborts). */
@@ -292,6 +300,11 @@ void dynamics_backward(dynamics_model *dm);
 float dynamics_train_step(dynamics_model *dm, const int *tokens, const float *actions, const float *slots,
                           const int *targets, int B, int block, const dynamics_train_params *hp, float lr, int step,
                           dynamics_step_stats *stats);
+
+/* dynamics_train_step on the weighted loss (dynamics_forward_weighted). */
+float dynamics_train_step_weighted(dynamics_model *dm, const int *tokens, const float *actions, const float *slots,
+                                   const int *targets, const float *weights, int B, int block,
+                                   const dynamics_train_params *hp, float lr, int step, dynamics_step_stats *stats);
 
 /* The next frame of B windows, autoregressively with the KV cache:
  *     context (B, F-1, P)   the context frames' tokens, ids in [0, V]

@@ -16,7 +16,7 @@
 dynamics_train_config dynamics_train_config_default(void) {
     return (dynamics_train_config){.steps = 20000, .batch = 8, .warmup_steps = 500, .lr = 1e-3f, .lr_min = 1e-5f,
                                    .hp = dynamics_train_params_default(), .drop_slots = 0.5f, .drop_action = 0.1f,
-                                   .mask_share = 0.5f, .seed = 1, .log_every = 50, .val_every = 1000, .save_every = 500};
+                                   .mask_share = 0.5f, .changed_weight = 1.0f, .seed = 1, .log_every = 50, .val_every = 1000, .save_every = 500};
 }
 
 float dynamics_lr_at(const dynamics_train_config *cfg, int step) {
@@ -109,12 +109,15 @@ static void progress_line(const dynamics_train_config *cfg, int step, const inte
     fflush(stderr);
 }
 
-/* The window order (the caller's stream_id), the dropout's seed and the
- * mask share: a resume must keep all three. */
+/* The window order (the caller's stream_id), the dropout's seed, the mask
+ * share and the changed-token weight: a resume must keep them all (a
+ * weight of 1 leaves the id as runs before the weight existed had it). */
 static uint64_t run_id(const dynamics_train_config *cfg) {
-    uint32_t share;
+    uint32_t share, weight;
     memcpy(&share, &cfg->mask_share, sizeof share);
-    return cfg->stream_id ^ (cfg->seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)share << 17);
+    memcpy(&weight, &cfg->changed_weight, sizeof weight);
+    const uint64_t weight_bits = cfg->changed_weight == 1.0f ? 0 : (uint64_t)weight * UINT64_C(0xff51afd7ed558ccd);
+    return cfg->stream_id ^ (cfg->seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)share << 17) ^ weight_bits;
 }
 
 static int save_checkpoint(dynamics_model *dm, const dynamics_train_config *cfg, const char *state_path, int step,
@@ -123,6 +126,21 @@ static int save_checkpoint(dynamics_model *dm, const dynamics_train_config *cfg,
     train_progress_tag(&p, cfg->batch, run_id(cfg));
     if (dynamics_save_state(dm, state_path, &p, err)) return -1;
     return dynamics_save(dm, cfg->out_path, NULL, err);
+}
+
+/* weights (B, T): changed_weight where a target differs from the true
+ * token at its place in the frame before, else 1 (dynamics_train.h). A
+ * target at position t is image token j of frame f: the next position's
+ * (AR) or its own (masked). */
+static void changed_weights(const dynamics_model *dm, float w, const int *tokens, const int *targets, int B, int masked,
+                            float *weights) {
+    const dynamics_config *c = &dm->cfg;
+    const int T = dm->T, L = dm->L, F = c->frames, P = c->frame_tokens, K = c->slots;
+    for (size_t r = 0; r < (size_t)B * T; r++) {
+        const size_t b = r / T;
+        const int at = (int)(r % T) + !masked, f = at / L, j = at % L - 1 - K;
+        weights[r] = targets[r] >= 0 && f > 0 && targets[r] != tokens[(b * F + f - 1) * P + j] ? w : 1.0f;
+    }
 }
 
 /* Whether step s (1-based) is on the masked objective (dynamics_train.h). */
@@ -157,6 +175,8 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     if (cfg->stop_at < 0 || cfg->stop_at > cfg->steps)
         return wm_fail(err, "worldmodel train: stop at step %d outside [1, %d]", cfg->stop_at, cfg->steps);
     const int end = cfg->stop_at ? cfg->stop_at : cfg->steps;
+    if (!(cfg->changed_weight > 0.0f && cfg->changed_weight <= 1000.0f))
+        return wm_fail(err, "worldmodel train: changed-token weight %g outside (0, 1000]", cfg->changed_weight);
     if (!(cfg->mask_share >= 0.0f && cfg->mask_share <= 1.0f))
         return wm_fail(err, "worldmodel train: mask share %g outside [0, 1]", cfg->mask_share);
     if (cfg->batch < 1 || cfg->batch > dm->max_batch)
@@ -182,6 +202,7 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     int *tokens = MALLOC_CHECK(B * F * c->frame_tokens * sizeof(int));
     int *targets = MALLOC_CHECK(B * dm->T * sizeof(int));
     int *inputs = MALLOC_CHECK(B * F * c->frame_tokens * sizeof(int));
+    float *weights = cfg->changed_weight != 1.0f ? MALLOC_CHECK(B * dm->T * sizeof(float)) : NULL;
     float *actions = MALLOC_CHECK(B * F * c->action_dim * sizeof(float));
     float *slots = c->slots ? MALLOC_CHECK(B * F * c->slots * c->slot_dim * sizeof(float)) : NULL;
     rep->first_step = step + 1;
@@ -199,8 +220,9 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
         step++;
         float lr = dynamics_lr_at(cfg, step);
         dynamics_step_stats st;
-        dynamics_train_step(dm, inputs, actions, slots, targets, cfg->batch, masked ? dm->L : 1, &cfg->hp, lr, step,
-                            &st);
+        if (weights) changed_weights(dm, cfg->changed_weight, tokens, targets, cfg->batch, masked, weights);
+        dynamics_train_step_weighted(dm, inputs, actions, slots, targets, weights, cfg->batch, masked ? dm->L : 1,
+                                     &cfg->hp, lr, step, &st);
         if (!isfinite(st.loss)) {
             rc = wm_fail(err, "worldmodel train: step %d: loss is %g; the last checkpoint (%s) is kept", step,
                          st.loss, cfg->out_path);
@@ -241,6 +263,6 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     rep->seconds = train_now_s() - t0;
     rep->windows_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
-    free(tokens), free(targets), free(inputs), free(actions), free(slots);
+    free(tokens), free(targets), free(inputs), free(weights), free(actions), free(slots);
     return rc;
 }

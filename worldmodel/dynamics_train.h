@@ -17,7 +17,10 @@
  * rest autoregressive (next-token cross-entropy, attention block 1,
  * dynamics_ar_targets, over each window's F P image tokens). Step s is
  * masked when floor(s mask_share) > floor((s - 1) mask_share): an exact,
- * evenly spread share that needs no draws (0.5: every even step).
+ * evenly spread share that needs no draws (0.5: every even step). With
+ * changed_weight w != 1 both losses are weighted means: a target unlike
+ * the true token at its place in the frame before weighs w (motion, which
+ * copying the frame before cannot get), every other one 1.
  *
  * Conditioning dropout, so the model also learns to dream without scene
  * slots and to lean on the action: window b of step s is the stream's
@@ -63,6 +66,8 @@ typedef struct {
     dynamics_train_params hp;
     float drop_slots, drop_action; /* conditioning dropout probabilities, per window */
     float mask_share;      /* [0, 1]: share of the steps on the masked objective */
+    float changed_weight;  /* > 0: a target token unlike the frame before's token at the same place
+                              weighs this much in the loss, the rest 1 (1: the plain mean) */
     uint64_t seed;         /* the dropout's */
     int log_every;         /* steps per CSV row and progress update */
     int val_every;         /* steps between validations (and at the end); 0: at the end only */
@@ -81,8 +86,8 @@ typedef struct {
 } dynamics_train_config;
 
 /* steps 20000, batch 8, warm-up 500, lr 1e-3 to 1e-5, drop slots 0.5 and
- * action 0.1, mask share 0.5, seed 1, log every 50, validate every 1000,
- * save every 500. */
+ * action 0.1, mask share 0.5, changed weight 1, seed 1, log every 50,
+ * validate every 1000, save every 500. */
 dynamics_train_config dynamics_train_config_default(void);
 
 /* The learning rate at step (1-based): linear warm-up over
