@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     double full_s;
     do {
         policy pol;
-        policy_create("expert", &pol, &err);
+        policy_create("expert", NULL, &pol, &err);
         episode_config cfg = {.sc = sc, .seed = sc->seed + (uint64_t)episodes, .pol = &pol};
         episode_result res;
         if (episode_run(&cfg, &res, &err)) return fprintf(stderr, "%s\n", err.msg), 1;

@@ -74,7 +74,7 @@ static int render_frames(const char *path, int width, int height, float *x, wm_e
     policy pol;
     int ok = 0;
     if (renderer_init(&g.r, &sc.camera, 1, err) == 0) {
-        if (policy_create("expert", &pol, err) == 0) {
+        if (policy_create("expert", NULL, &pol, err) == 0) {
             episode_config cfg = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = grab, .observe_ctx = &g};
             episode_result res;
             ok = episode_run(&cfg, &res, err) == 0 && (g.n > 0 || wm_fail(err, "%s: no frame grabbed", path) == 0);

@@ -2,6 +2,7 @@
  * window_source.h). */
 #include "datasets/window_source.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,34 @@ void window_slot_normalise(const float *in, float *out) {
     out[TOKEN_SLOT_KIND] = in[TOKEN_SLOT_KIND] / WINDOW_SLOT_CLASS_SCALE;
     out[TOKEN_SLOT_GESTURE] = in[TOKEN_SLOT_GESTURE] / WINDOW_SLOT_CLASS_SCALE;
     out[TOKEN_SLOT_BRAKING] = in[TOKEN_SLOT_BRAKING];
+}
+
+void window_action_features(const action *led_by, double speed, float *out) {
+    float led[TOKEN_SHARDS_ACTIONS] = {0}, at[TOKEN_SHARDS_ACTIONS] = {0};
+    if (led_by) {
+        led[TOKEN_ACTION_ACCEL] = (float)led_by->accel, led[TOKEN_ACTION_BRAKE] = (float)led_by->brake;
+        led[TOKEN_ACTION_STEER] = (float)led_by->steer;
+    }
+    at[TOKEN_ACTION_SPEED] = (float)speed;
+    window_frame_actions(led_by ? led : NULL, at, out);
+}
+
+void window_slots_normalise(const float *raw, int K, float *out) {
+    const size_t S = TOKEN_SHARDS_SLOT_FEATURES;
+    for (int k = 0; k < K; k++) window_slot_normalise(raw + (size_t)k * S, out + (size_t)k * S);
+}
+
+void window_slots_from_world(const sim_world *w, const camera_params *cp, int K, float *out) {
+    if (K < 0 || K > TOKEN_SHARDS_MAX_SLOTS) {
+        fprintf(stderr, "window_slots_from_world: K %d outside [0, %d]\n", K, TOKEN_SHARDS_MAX_SLOTS);
+        abort();
+    }
+    clip_state *st = MALLOC_CHECK(sizeof *st);
+    float raw[TOKEN_SHARDS_MAX_SLOTS * TOKEN_SHARDS_SLOT_FEATURES];
+    clip_state_from_world(w, cp, w->step, st);
+    token_slots_from_state(st, K, raw);
+    window_slots_normalise(raw, K, out);
+    free(st);
 }
 
 int window_source_open(window_source **out, const char *shards, window_split split, int frames, int stride,

@@ -37,7 +37,10 @@
 
 #include <stdint.h>
 
+#include "actions/action.h"
 #include "core/error.h"
+#include "render/camera.h"
+#include "sim/world.h"
 
 #define WINDOW_ACCEL_SCALE 4.0f   /* m/s^2 */
 #define WINDOW_BRAKE_SCALE 4.0f   /* m/s^2 */
@@ -53,6 +56,18 @@
 void window_frame_actions(const float *led_by, const float *at, float *out);
 /* One scene slot's S features, normalised. */
 void window_slot_normalise(const float *raw, float *out);
+
+/* The same features outside the shards, for a frame being made now (a
+ * dream, a closed loop): the action led_by (NULL: none, as for a clip's
+ * first frame) led to the frame, and the ego moves at speed m/s there. */
+void window_action_features(const action *led_by, double speed, float *out);
+/* K slots (K, S) at once, each by window_slot_normalise. */
+void window_slots_normalise(const float *raw, int K, float *out);
+/* The K normalised slots (K, S) of world w seen by camera cp, the way a
+ * training clip's frame reaches the windows: clip_state_from_world, then
+ * token_slots_from_state, then window_slots_normalise. K in
+ * [0, TOKEN_SHARDS_MAX_SLOTS]. */
+void window_slots_from_world(const sim_world *w, const camera_params *cp, int K, float *out);
 
 typedef enum { WINDOW_SPLIT_TRAIN, WINDOW_SPLIT_VALIDATION } window_split;
 

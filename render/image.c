@@ -1,6 +1,7 @@
 #include "render/image.h"
 
 #include <errno.h>
+#include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,21 @@ void image_init(image *img, int width, int height) {
 void image_free(image *img) {
     free(img->rgb);
     memset(img, 0, sizeof *img);
+}
+
+void image_to_floats(const image *img, float *x) {
+    const size_t plane = (size_t)img->width * img->height;
+    for (size_t p = 0; p < plane; p++)
+        for (int c = 0; c < 3; c++) x[c * plane + p] = img->rgb[3 * p + c] / 255.0f;
+}
+
+void image_from_floats(const float *x, image *img) {
+    const size_t plane = (size_t)img->width * img->height;
+    for (size_t p = 0; p < plane; p++)
+        for (int c = 0; c < 3; c++) {
+            const float v = x[c * plane + p];
+            img->rgb[3 * p + c] = (uint8_t)lrintf((v < 0 ? 0 : v > 1 ? 1 : v) * 255.0f);
+        }
 }
 
 int image_write_png(const image *img, const char *path, wm_error *err) {

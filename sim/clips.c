@@ -55,7 +55,7 @@ static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, cons
     if (cfg->seconds > 0) sc.duration = fmin(sc.duration, cfg->seconds);
     if (cfg->width) sc.camera.width = cfg->width, sc.camera.height = cfg->height;
     policy pol;
-    if (policy_create(cfg->policy, &pol, err)) return -1;
+    if (policy_create(cfg->policy, NULL, &pol, err)) return -1;
     if (cfg->explore) {
         policy inner = pol;
         policy_explore_wrap(&inner, sc.seed ^ 0x6578706c6f7265ULL, &pol);
@@ -65,7 +65,7 @@ static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, cons
                       .width = sc.camera.width, .height = sc.camera.height, .camera = sc.camera,
                       .explore = cfg->explore};
     snprintf(meta.scenario_id, sizeof meta.scenario_id, "%s", sc.id);
-    snprintf(meta.policy, sizeof meta.policy, "%s", pol.name);
+    snprintf(meta.policy, sizeof meta.policy, "%.63s", pol.name);
     clip_job *job = CALLOC_CHECK(1, sizeof *job);
     int frames = -1;
     if (renderer_init(&job->r, &sc.camera, 1, err)) goto done;
@@ -145,7 +145,7 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
     if (cfg->seconds < 0 || !isfinite(cfg->seconds))
         return wm_fail(err, "clips generate: --seconds %g is not a positive duration", cfg->seconds);
     policy probe;
-    if (policy_create(cfg->policy, &probe, err)) return -1;
+    if (policy_create(cfg->policy, NULL, &probe, err)) return -1;
     probe.destroy(&probe);
     clips_run *run = CALLOC_CHECK(1, sizeof *run);
     run->cfg = cfg;

@@ -225,42 +225,14 @@ static void dream_inputs_free(dream_inputs *in) {
     free(in->ctx_tokens), free(in->ctx_actions), free(in->ctx_slots), free(in->new_actions), free(in->new_slots);
 }
 
-/* Frame features from raw rows: the action that led to it (NULL: none) and
- * the ego's speed at it; the K slots of a clip state, normalised. */
-static void frame_actions(const action *led_by, double speed, float *out) {
-    float led[TOKEN_SHARDS_ACTIONS], at[TOKEN_SHARDS_ACTIONS] = {0};
-    if (led_by) {
-        led[TOKEN_ACTION_ACCEL] = (float)led_by->accel, led[TOKEN_ACTION_BRAKE] = (float)led_by->brake;
-        led[TOKEN_ACTION_STEER] = (float)led_by->steer, led[TOKEN_ACTION_SPEED] = 0.0f;
-    }
-    at[TOKEN_ACTION_SPEED] = (float)speed;
-    window_frame_actions(led_by ? led : NULL, at, out);
-}
-
-static void normalise_slots(const float *raw, int K, int S, float *out) {
-    for (int k = 0; k < K; k++) window_slot_normalise(raw + (size_t)k * S, out + (size_t)k * S);
-}
-
-/* (3, H, W) floats in [0, 1] from an RGB8 image, and back (img allocated by the caller). */
-static void image_to_planar(const image *img, float *x) {
-    const size_t plane = (size_t)img->width * img->height;
-    for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < 3; c++) x[c * plane + p] = img->rgb[3 * p + c] / 255.0f;
-}
-
-static void planar_to_image(const float *x, image *img) {
-    const size_t plane = (size_t)img->width * img->height;
-    for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < 3; c++) {
-            const float v = x[c * plane + p];
-            img->rgb[3 * p + c] = (uint8_t)lrintf((v < 0 ? 0 : v > 1 ? 1 : v) * 255.0f);
-        }
-}
-
+/* The tokens of one frame (x: its planar scratch, (3, H, W)). */
 static void encode_image(tokenizer *tk, const image *img, float *x, int *codes) {
-    image_to_planar(img, x);
+    image_to_floats(img, x);
     tokenizer_encode(tk, x, 1, codes);
 }
+
+/* image_from_floats under the name tests/test_dream_cli.c (which includes
+ * this file) calls. */
 
 /* ---- a clip's context --------------------------------------------------------- */
 
@@ -370,7 +342,7 @@ static int clip_context(const dream_options *o, const dynamics_config *c, tokeni
         encode_image(tk, &img, x, in->ctx_tokens + (size_t)f * in->P);
         window_frame_actions(g ? cs.actions + (size_t)(g - 1) * A : NULL, cs.actions + (size_t)g * A,
                              in->ctx_actions + (size_t)f * A);
-        if (K) normalise_slots(cs.slots + (size_t)g * K * S, K, S, in->ctx_slots + (size_t)f * K * S);
+        if (K) window_slots_normalise(cs.slots + (size_t)g * K * S, K, in->ctx_slots + (size_t)f * K * S);
     }
     /* The future: the vehicle from the last context frame's ego under the
      * rows; slots from the clip where it has them, else its last ones. */
@@ -380,9 +352,9 @@ static int clip_context(const dream_options *o, const dynamics_config *c, tokeni
     if (last >= 1) ego.applied = cs.after[last - 1];
     for (int i = 0; i < N; i++) {
         vehicle_step(&vp, &ego, &rows.a[i], SIM_DT, SIM_SUBSTEPS);
-        frame_actions(&rows.a[i], ego.speed, in->new_actions + (size_t)i * A);
+        window_action_features(&rows.a[i], ego.speed, in->new_actions + (size_t)i * A);
         const int g = o->start + W + i < cs.frames ? o->start + W + i : cs.frames - 1;
-        if (K) normalise_slots(cs.slots + (size_t)g * K * S, K, S, in->new_slots + (size_t)i * K * S);
+        if (K) window_slots_normalise(cs.slots + (size_t)g * K * S, K, in->new_slots + (size_t)i * K * S);
     }
     rc = 0;
 done:
@@ -427,8 +399,6 @@ static int scenario_context(const dream_options *o, const dynamics_config *c, to
     renderer r;
     if (renderer_init(&r, &run->cp, 1, err)) return -1;
     float *x = MALLOC_CHECK((size_t)3 * tk->cfg.width * tk->cfg.height * sizeof *x);
-    clip_state *st = MALLOC_CHECK(sizeof *st);
-    float *raw = CALLOC_CHECK((size_t)K * S + 1, sizeof *raw);
     scenario_run_start(run);
     const action zero = {0, 0, 0};
     for (int f = 0; f < o->start + W + N; f++) {
@@ -436,13 +406,11 @@ static int scenario_context(const dream_options *o, const dynamics_config *c, to
         const action led = f ? scenario_run_action(run, f - 1) : zero;
         if (k >= 0) {
             float *acts = k < W ? in->ctx_actions + (size_t)k * A : in->new_actions + (size_t)(k - W) * A;
-            frame_actions(f ? &led : NULL, run->w->ego.speed, acts);
-            if (K) {
-                clip_state_from_world(run->w, &run->cp, f, st);
-                token_slots_from_state(st, K, raw);
-                normalise_slots(raw, K, S, k < W ? in->ctx_slots + (size_t)k * K * S
-                                                 : in->new_slots + (size_t)(k - W) * K * S);
-            }
+            window_action_features(f ? &led : NULL, run->w->ego.speed, acts);
+            if (K)
+                window_slots_from_world(run->w, &run->cp, K,
+                                        k < W ? in->ctx_slots + (size_t)k * K * S
+                                              : in->new_slots + (size_t)(k - W) * K * S);
             if (k < W) {
                 render_frame(&r, run->w);
                 encode_image(tk, &r.frame, x, in->ctx_tokens + (size_t)k * in->P);
@@ -452,7 +420,7 @@ static int scenario_context(const dream_options *o, const dynamics_config *c, to
         sim_step(run->w, &next);
     }
     renderer_free(&r);
-    free(x), free(st), free(raw);
+    free(x);
     return 0;
 }
 
@@ -538,7 +506,7 @@ static int write_video(const dream_options *o, tokenizer *tk, const dream_inputs
         tokenizer_decode(tk, codes, B, x);
         for (int b = 0; b < B; b++) {
             const int g = g0 + b;
-            planar_to_image(x + (size_t)b * 3 * plane, &frames[1]);
+            image_from_floats(x + (size_t)b * 3 * plane, &frames[1]);
             if (!o->side_by_side) {
                 if (video_writer_add(vw, &frames[1], err)) goto done;
                 continue;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "render/image.h"
 #include "core/fileio.h"
 #include "core/mathx.h"
 #include "datasets/clip.h"
@@ -96,9 +97,7 @@ static int fail(const wm_error *err) {
 
 /* HWC bytes to CHW floats in [0, 1] (frame_source's scaling). */
 static void frame_to_planar(const uint8_t *rgb, int W, int H, float *x) {
-    const size_t plane = (size_t)W * H;
-    for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < 3; c++) x[c * plane + p] = rgb[3 * p + c] / 255.0f;
+    image_to_floats(&(image){W, H, (uint8_t *)rgb}, x);
 }
 
 /* The true motion of the transition from a to b (estimator.h): the mean of

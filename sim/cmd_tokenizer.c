@@ -100,25 +100,6 @@ static int fail(const wm_error *err) {
 
 /* ---- frames as images ---------------------------------------------------- */
 
-/* (3, H, W) floats in [0, 1] to an RGB8 image (allocated here). */
-static void planar_to_image(const float *x, int W, int H, image *img) {
-    image_init(img, W, H);
-    const size_t plane = (size_t)W * H;
-    for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < 3; c++) {
-            float v = x[c * plane + p];
-            v = v < 0 ? 0 : v > 1 ? 1 : v;
-            img->rgb[3 * p + c] = (uint8_t)lrintf(v * 255.0f);
-        }
-}
-
-/* The inverse, with frame_source's scaling (byte / 255). */
-static void image_to_planar(const image *img, float *x) {
-    const size_t plane = (size_t)img->width * img->height;
-    for (size_t p = 0; p < plane; p++)
-        for (int c = 0; c < 3; c++) x[c * plane + p] = img->rgb[3 * p + c] / 255.0f;
-}
-
 /* n images of one width, top to bottom, into out (allocated here). */
 static void stack_vertically(const image *rows, int n, image *out) {
     int height = 0;
@@ -363,7 +344,7 @@ static int encode_file(const char *model, const char *png, const char *out, wm_e
     }
     float *x = MALLOC_CHECK(3 * (size_t)img.width * img.height * sizeof(float));
     int *codes = MALLOC_CHECK((size_t)tk.hz * tk.wz * sizeof(int));
-    image_to_planar(&img, x);
+    image_to_floats(&img, x);
     tokenizer_encode(&tk, x, 1, codes);
     char *text = format_codes(codes, tk.hz, tk.wz);
     if (!out) rc = fputs(text, stdout) == EOF || fflush(stdout) ? wm_fail(err, "stdout: %s", strerror(errno)) : 0;
@@ -483,7 +464,8 @@ static int decode_file(const char *model, const char *tokens, const char *out, w
     float *x = MALLOC_CHECK(3 * (size_t)tk.cfg.width * tk.cfg.height * sizeof(float));
     tokenizer_decode(&tk, codes, 1, x);
     image img;
-    planar_to_image(x, tk.cfg.width, tk.cfg.height, &img);
+    image_init(&img, tk.cfg.width, tk.cfg.height);
+    image_from_floats(x, &img);
     rc = image_write_png(&img, out, err);
     image_free(&img);
     free(x);
@@ -516,8 +498,9 @@ static int write_sheet(const char *path, const float *x, const float *y, int n, 
     int made = 0, rc = 0;
     for (; made < n && made < SHEET_FRAMES && !rc; made++) {
         image pair[2];
-        planar_to_image(x + made * img, W, H, &pair[0]);
-        planar_to_image(y + made * img, W, H, &pair[1]);
+        image_init(&pair[0], W, H), image_init(&pair[1], W, H);
+        image_from_floats(x + made * img, &pair[0]);
+        image_from_floats(y + made * img, &pair[1]);
         rc = overlay_side_by_side(pair, NULL, 2, &rows[made], err);
         image_free(&pair[0]), image_free(&pair[1]);
     }

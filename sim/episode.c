@@ -6,11 +6,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/check.h"
 #include "core/fileio.h"
 #include "core/version.h"
 #include "sim/episode_log.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Feeds the frame at w into *frame, timing it. */
+static int feed_frame(const episode_config *cfg, const sim_world *w, const action *led_by, const image **frame,
+                      episode_result *res, wm_error *err) {
+    if (!cfg->feed) return 0;
+    double t0 = now_s();
+    int rc = camera_feed_frame(cfg->feed, w, led_by, frame, err);
+    res->frames_s += now_s() - t0;
+    return rc;
+}
 
 static void policy_failure(episode_result *res, const sim_world *w, const char *what) {
     metrics_add_failure(&res->m, FINDING_POLICY, "t=%.1f s: %s", w->t, what);
@@ -19,6 +36,11 @@ static void policy_failure(episode_result *res, const sim_world *w, const char *
 
 int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
     memset(res, 0, sizeof *res);
+    if (cfg->pol->sees_frames && !cfg->feed)
+        return wm_fail(err, "episode: policy %s sees camera frames, but no camera feed was given", cfg->pol->name);
+    if (cfg->feed && camera_feed_reset(cfg->feed, cfg->seed, err)) return -1;
+    char episode_id[SCENARIO_ID_MAX + 24];
+    snprintf(episode_id, sizeof episode_id, "%s/%" PRIu64, cfg->sc->id, cfg->seed);
     sim_world *w = MALLOC_CHECK(sizeof *w);
     sim_world_init(w, cfg->sc, cfg->seed);
     metrics_init(&res->m, w);
@@ -31,20 +53,27 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
     }
     wm_error perr = {{0}};
     int running = 1;
+    const image *frame = NULL;
+    if (feed_frame(cfg, w, NULL, &frame, res, err)) goto feed_failed;
     if (cfg->pol->reset(cfg->pol, w, &perr)) policy_failure(res, w, perr.msg), running = 0;
 
-    if (cfg->observe && cfg->observe(&(episode_frame){w, NULL, &res->m}, cfg->observe_ctx)) {
+    if (cfg->observe && cfg->observe(&(episode_frame){w, NULL, &res->m, frame, cfg->feed}, cfg->observe_ctx)) {
         snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
         running = 0;
     }
     const action_limits *lim = &w->ego_params.limits;
     int n_steps = (int)llround(cfg->sc->duration / SIM_DT);
     while (running && w->step < n_steps) {
-        policy_observation obs = {.world = w, .step = w->step, .t = w->t, .speed = w->ego.speed,
-                                  .yaw_rate = w->ego.yaw_rate, .instruction = cfg->sc->instruction};
+        policy_observation obs = {.world = w, .episode_id = episode_id, .step = w->step, .t = w->t,
+                                  .speed = w->ego.speed, .yaw_rate = w->ego.yaw_rate,
+                                  .instruction = cfg->sc->instruction, .limits = lim,
+                                  .frame = cfg->pol->sees_frames ? frame : NULL};
         action cmd = {0, 0, 0};
         char reasoning[POLICY_REASONING_MAX] = "";
-        if (cfg->pol->act(cfg->pol, &obs, &cmd, reasoning, &perr)) {
+        double t0 = now_s();
+        int failed = cfg->pol->act(cfg->pol, &obs, &cmd, reasoning, &perr);
+        res->policy_s += now_s() - t0;
+        if (failed) {
             policy_failure(res, w, perr.msg);
             break;
         }
@@ -63,8 +92,11 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             snprintf(clamp_note, sizeof clamp_note, "t=%.1f s: clamped %.150s", w->t, range.msg);
             cmd = clamped;
         }
+        t0 = now_s();
         sim_step(w, &cmd);
         metrics_update(&res->m, w);
+        res->sim_s += now_s() - t0;
+        if (feed_frame(cfg, w, &cmd, &frame, res, err)) goto feed_failed;
         if (cfg->log_path) {
             /* Findings of this step (collisions, guard violations) are events too. */
             char extra[METRICS_MAX_REASONS + 1][METRICS_REASON_LEN];
@@ -73,7 +105,7 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             for (int i = n_before; i < res->m.n_reasons; i++) memcpy(extra[n_extra++], res->m.reasons[i], METRICS_REASON_LEN);
             episode_log_write_step(&lw, w, &cmd, reasoning, extra, n_extra);
         }
-        if (cfg->observe && cfg->observe(&(episode_frame){w, &cmd, &res->m}, cfg->observe_ctx)) {
+        if (cfg->observe && cfg->observe(&(episode_frame){w, &cmd, &res->m, frame, cfg->feed}, cfg->observe_ctx)) {
             snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
             break;
         }
@@ -95,6 +127,11 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
         if (episode_log_commit(&lw, err)) return -1;
     }
     return 0;
+
+feed_failed:
+    free(w);
+    if (cfg->log_path) episode_log_abort(&lw);
+    return -1;
 }
 
 static char *hex64(uint64_t v, char buf[17]) {

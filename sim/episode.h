@@ -9,19 +9,24 @@
  *
  * A policy that fails or answers out-of-range actions ends its episode with
  * a failure reason in res (the episode still "ran"); episode_run returns -1
- * only when the log cannot be written. */
+ * when the log cannot be written, the camera feed fails (no log is left),
+ * or a policy that sees frames gets no feed. */
 #ifndef WMSIM_EPISODE_H
 #define WMSIM_EPISODE_H
 
+#include "sim/camera_feed.h"
 #include "sim/metrics.h"
 #include "sim/policy.h"
 
 /* What an observer sees: the world, the action that led to it (NULL before
- * the first step) and the metrics so far. */
+ * the first step), the metrics so far, and with a camera feed its frame at
+ * w (what the policy saw or will see) and the feed itself. */
 typedef struct {
     const sim_world *w;
     const action *command;
     const metrics *m;
+    const image *camera;      /* NULL without a feed */
+    const camera_feed *feed;  /* NULL without a feed */
 } episode_frame;
 
 typedef struct {
@@ -29,6 +34,9 @@ typedef struct {
     const char *scenario_path; /* recorded in result.json; may be NULL */
     uint64_t seed;
     policy *pol;
+    /* The policy's camera frames (oracle or world model); required when the
+     * policy sees_frames, else optional (observers may show it). */
+    camera_feed *feed;
     const char *log_path;      /* NULL: no log */
     /* Optional observer (renderers, video writers): called with the world
      * before the first step and after every step; non-zero stops the episode
@@ -43,6 +51,10 @@ typedef struct {
     double t;
     char end_reason[256];      /* "goal reached", "duration elapsed", "collision", "policy error",
                                   "stopped by observer" */
+    /* Wall-clock seconds spent, for benchmarks (never in logs or results,
+     * which stay byte-identical): the camera feed (render or generate),
+     * the policy's answers, the simulator's steps and metrics. */
+    double frames_s, policy_s, sim_s;
 } episode_result;
 
 int episode_run(const episode_config *cfg, episode_result *res, wm_error *err);

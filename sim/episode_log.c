@@ -307,7 +307,7 @@ static int replay_record(const Wmsim__LogRecord *rec, void *ctx) {
         st->info->seed = h->seed;
         sim_world_init(st->w, &st->sc, h->seed);
         metrics_init(&st->m, st->w);
-        if (st->observe && st->observe(&(episode_frame){st->w, NULL, &st->m}, st->ctx)) return st->info->stopped = 1;
+        if (st->observe && st->observe(&(episode_frame){.w = st->w, .m = &st->m}, st->ctx)) return st->info->stopped = 1;
         return 0;
     }
     case WMSIM__LOG_RECORD__RECORD_STEP: {
@@ -321,7 +321,7 @@ static int replay_record(const Wmsim__LogRecord *rec, void *ctx) {
         action cmd = step->command ? (action){step->command->accel, step->command->brake, step->command->steer}
                                    : st->w->ego.applied;
         st->info->steps = st->w->step;
-        if (st->observe && st->observe(&(episode_frame){st->w, &cmd, &st->m}, st->ctx)) return st->info->stopped = 1;
+        if (st->observe && st->observe(&(episode_frame){.w = st->w, .command = &cmd, .m = &st->m}, st->ctx)) return st->info->stopped = 1;
         return 0;
     }
     case WMSIM__LOG_RECORD__RECORD_SUMMARY:

@@ -22,7 +22,7 @@
 #include "sim/world.h"
 
 #define METRICS_MAX_REASONS 16
-#define METRICS_REASON_LEN 192
+#define METRICS_REASON_LEN 512
 /* nuPlan's thresholds (nuplan-devkit, closed-loop metric configs). */
 #define METRICS_TTC_MIN_S 0.95
 #define METRICS_OVERSPEED_TOLERANCE 2.23

@@ -2,15 +2,26 @@
  *
  * Usage:
  *     policy pol;
- *     if (policy_create("expert", &pol, &err)) die(err.msg);
+ *     if (policy_create("expert", NULL, &pol, &err)) die(err.msg);   // NULL: default options
  *     pol.reset(&pol, world, &err);
- *     each step: pol.act(&pol, &obs, &cmd, &err);   // cmd is range-checked by the caller
+ *     each step: pol.act(&pol, &obs, &cmd, reasoning, &err);   // cmd is range-checked by the caller
  *     pol.destroy(&pol);
  *
  * Built-in policies ("expert", "cruise") are privileged: they read the
- * symbolic world through obs->world. Policies that see only pixels (external
- * processes, camera baselines) receive frames in later extensions of
- * policy_observation and must not touch obs->world. */
+ * symbolic world through obs->world. Policies that see only pixels set
+ * sees_frames, get the camera frame in obs->frame and must not touch
+ * obs->world. External policies (the policy under test lives outside
+ * wmsim) are specs:
+ *     exec:CMD ARGS...   a process spawned without a shell (ARGS split at
+ *                        spaces, no quoting), speaking sim/policy_protocol.proto
+ *                        on its stdin/stdout
+ *     unix:PATH          a running policy server's Unix stream socket, same protocol
+ *     lib:PATH.so ARGS   a shared library with the C ABI of clients/c/wmsim_policy.h,
+ *                        ARGS (the rest of the spec) handed to its create
+ * Their failures (timeout, crash, closed stream, oversized or undecodable
+ * answers, a wrong step) come back from act as errors whose text names the
+ * policy, the step and the reason; the episode ends there and a later reset
+ * starts the process (or connection) anew, so a batch goes on. */
 #ifndef WMSIM_POLICY_H
 #define WMSIM_POLICY_H
 
@@ -18,21 +29,26 @@
 
 #include "actions/action.h"
 #include "core/error.h"
+#include "render/image.h"
 #include "sim/world.h"
 
 #define POLICY_REASONING_MAX 256
 
 typedef struct {
     const sim_world *world; /* privileged state, for built-in policies only */
+    const char *episode_id; /* "SCENARIO_ID/SEED" */
     int step;
     double t;               /* s */
     double speed, yaw_rate; /* ego, m/s and rad/s */
     const char *instruction;
+    const action_limits *limits; /* what the answer must respect */
+    const image *frame;     /* the front camera at t; NULL unless the policy sees_frames */
 } policy_observation;
 
 typedef struct policy policy;
 struct policy {
-    char name[64];
+    char name[256];
+    int sees_frames; /* needs obs->frame every step */
     void *state;
     int (*reset)(policy *self, const sim_world *w, wm_error *err);
     /* Fills cmd and, optionally, reasoning (free text shown in logs/reports). */
@@ -41,8 +57,19 @@ struct policy {
     void (*destroy)(policy *self);
 };
 
-/* spec: "expert" or "cruise". Unknown specs fail with the list of known ones. */
-int policy_create(const char *spec, policy *pol, wm_error *err);
+/* How long and how much an external policy may take. */
+typedef struct {
+    double step_timeout_s;    /* for each Action (default 5) */
+    double startup_timeout_s; /* for the first Action after a start or connect (default 30) */
+    size_t max_message_bytes; /* an Action's encoded size (default 1 MiB) */
+} policy_options;
+
+policy_options policy_options_default(void);
+
+/* spec: "expert", "cruise", or an external policy (above); o NULL: defaults.
+ * Unknown specs fail with the list of known ones; an external policy that
+ * cannot start fails here with the reason. */
+int policy_create(const char *spec, const policy_options *o, policy *pol, wm_error *err);
 
 /* destroy for policies whose state is one malloc'ed block. */
 void policy_free_state(policy *pol);
@@ -55,5 +82,11 @@ void policy_cruise_init(policy *pol);
  * smooth random offsets and occasional hard brakes and swerves, seeded; for
  * training clips that cover the action space. Named "INNER+explore". */
 void policy_explore_wrap(policy *inner, uint64_t seed, policy *out);
+
+/* The external kinds, for policy_create: spec without its "exec:"/"unix:"
+ * or "lib:" prefix (sim/policy_external.c, sim/policy_lib.c). */
+int policy_exec_create(const char *cmdline, const policy_options *o, policy *pol, wm_error *err);
+int policy_unix_create(const char *path, const policy_options *o, policy *pol, wm_error *err);
+int policy_lib_create(const char *path_and_args, policy *pol, wm_error *err);
 
 #endif

@@ -17,6 +17,7 @@ struct recorder {
     recorder_options o;
     renderer r;
     video_writer *video;
+    image side_by_side;     /* RECORDER_VIEW_SIDE_BY_SIDE: the frame written */
     int frames;
     double past[RECORDER_PAST][2];
     int n_past;
@@ -28,9 +29,9 @@ int recorder_open(recorder **out, const recorder_options *o, wm_error *err) {
     rec->o = *o;
     if (renderer_init(&rec->r, &o->cp, o->supersample, err)) return free(rec), -1;
     if (o->frames_dir && dir_create(o->frames_dir, err)) return recorder_abort(rec), -1;
+    int width = o->view == RECORDER_VIEW_SIDE_BY_SIDE ? 2 * o->cp.width : o->cp.width;
     if (o->video_path &&
-        video_writer_open(&rec->video, o->video_path, o->cp.width, o->cp.height, (int)llround(1.0 / SIM_DT), o->codec,
-                          err))
+        video_writer_open(&rec->video, o->video_path, width, o->cp.height, (int)llround(1.0 / SIM_DT), o->codec, err))
         return recorder_abort(rec), -1;
     *out = rec;
     return 0;
@@ -62,10 +63,34 @@ static int planned_path(const sim_world *w, const action *cmd, double (*xy)[2]) 
     return RECORDER_PLAN;
 }
 
+/* The picture of f the options ask for, before overlays. */
+static int recorder_picture(recorder *rec, const episode_frame *f, image **img, wm_error *err) {
+    *img = &rec->r.frame;
+    if (rec->o.view == RECORDER_VIEW_ORACLE) return 0;
+    const image *feed = f->camera;
+    if (!feed) return wm_fail(err, "recorder: the view needs the camera feed's frames, but the episode has no feed");
+    if (feed->width != rec->o.cp.width || feed->height != rec->o.cp.height)
+        return wm_fail(err, "recorder: feed frame %dx%d, but the recorder was opened at %dx%d", feed->width,
+                       feed->height, rec->o.cp.width, rec->o.cp.height);
+    if (rec->o.view == RECORDER_VIEW_FEED) {
+        memcpy(rec->r.frame.rgb, feed->rgb, (size_t)feed->width * feed->height * 3);
+        return 0;
+    }
+    image pair[2] = {rec->r.frame, *feed};
+    /* With the HUD on top the labels would be half covered; oracle is always the left. */
+    const char *labels[2] = {"oracle", rec->o.feed_label};
+    if (rec->o.hud) labels[0] = labels[1] = NULL;
+    image_free(&rec->side_by_side);
+    if (overlay_side_by_side(pair, labels, 2, &rec->side_by_side, err)) return -1;
+    *img = &rec->side_by_side;
+    return 0;
+}
+
 int recorder_add(recorder *rec, const episode_frame *f, wm_error *err) {
     const sim_world *w = f->w;
     render_frame(&rec->r, w);
-    image *img = &rec->r.frame;
+    image *img;
+    if (recorder_picture(rec, f, &img, err)) return -1;
     if (rec->n_past == RECORDER_PAST) {
         memmove(rec->past, rec->past + 1, sizeof rec->past[0] * (RECORDER_PAST - 1));
         rec->n_past--;
@@ -98,7 +123,7 @@ int recorder_add(recorder *rec, const episode_frame *f, wm_error *err) {
         char path[4200];
         snprintf(path, sizeof path, "%s/frame_%05d.png", rec->o.frames_dir, w->step);
         if (image_write_png(img, path, err)) return -1;
-        if (rec->o.semantic) {
+        if (rec->o.semantic && rec->o.view == RECORDER_VIEW_ORACLE) {
             image sem;
             render_semantic_image(&rec->r, &sem);
             snprintf(path, sizeof path, "%s/semantic_%05d.png", rec->o.frames_dir, w->step);
@@ -116,6 +141,7 @@ int recorder_frames(const recorder *rec) { return rec->frames; }
 int recorder_close(recorder *rec, wm_error *err) {
     int rc = rec->video ? video_writer_close(rec->video, err) : 0;
     renderer_free(&rec->r);
+    image_free(&rec->side_by_side);
     free(rec);
     return rc;
 }
@@ -124,5 +150,6 @@ void recorder_abort(recorder *rec) {
     if (!rec) return;
     if (rec->video) video_writer_abort(rec->video);
     renderer_free(&rec->r);
+    image_free(&rec->side_by_side);
     free(rec);
 }

@@ -1,6 +1,8 @@
 /* recorder.h — turns an episode's frames into pictures: the oracle camera's
  * view with optional HUD and bird's-eye-view overlays, written as a video
- * (H.264/MPEG-4 MP4, or lossless FFV1) and/or numbered PNGs. `wmsim run`
+ * (H.264/MPEG-4 MP4, or lossless FFV1) and/or numbered PNGs; or the
+ * episode's camera feed (the world model's frames), alone or beside the
+ * oracle's. `wmsim run`
  * and `wmsim replay` share it, so a replay re-renders exactly what the run
  * showed.
  *
@@ -19,8 +21,13 @@
 #include "render/video.h"
 #include "sim/episode.h"
 
+/* What the pictures show: the oracle's render of the world (default), the
+ * camera feed's frame (what the policy saw: generated in world-model mode),
+ * or both side by side, labelled, the oracle on the left. */
+typedef enum { RECORDER_VIEW_ORACLE, RECORDER_VIEW_FEED, RECORDER_VIEW_SIDE_BY_SIDE } recorder_view;
+
 typedef struct {
-    camera_params cp;       /* frame size and camera */
+    camera_params cp;       /* frame size and camera; with a feed view, the feed's */
     int supersample;        /* 1 or 2 */
     const char *video_path; /* NULL: no video */
     video_codec codec;
@@ -28,6 +35,8 @@ typedef struct {
     int semantic;           /* with frames_dir: DIR/semantic_00000.png as well */
     int hud, bev;           /* overlays on the video and PNG frames */
     const char *label;      /* shown in the HUD, e.g. the policy's name */
+    recorder_view view;
+    const char *feed_label; /* side by side: the feed's label, e.g. "world model" */
 } recorder_options;
 
 typedef struct recorder recorder;

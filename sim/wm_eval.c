@@ -142,20 +142,13 @@ int wm_eval_clip_read(const char *dir, wm_eval_clip *c, wm_error *err) {
 }
 
 static void rgb_to_planar(const uint8_t *rgb, int Wd, int H, float *x) {
-    const size_t plane = (size_t)Wd * H;
-    for (size_t p = 0; p < plane; p++)
-        for (int ch = 0; ch < 3; ch++) x[ch * plane + p] = rgb[3 * p + ch] / 255.0f;
+    image_to_floats(&(image){Wd, H, (uint8_t *)rgb}, x);
 }
 
+/* (3, H, Wd) floats into a new image. */
 static void planar_to_image(const float *x, int Wd, int H, image *img) {
     image_init(img, Wd, H);
-    const size_t plane = (size_t)Wd * H;
-    for (size_t p = 0; p < plane; p++)
-        for (int ch = 0; ch < 3; ch++) {
-            float v = x[ch * plane + p];
-            v = v < 0 ? 0 : v > 1 ? 1 : v;
-            img->rgb[3 * p + ch] = (uint8_t)lrintf(v * 255.0f);
-        }
+    image_from_floats(x, img);
 }
 
 void wm_eval_clip_frame(const wm_eval_clip *c, int f, float *x) {

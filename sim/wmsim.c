@@ -17,6 +17,7 @@
 #include "core/version.h"
 #include "render/render.h"
 #include "scenarios/scenario.h"
+#include "sim/camera_feed.h"
 #include "sim/episode.h"
 #include "sim/episode_log.h"
 #include "datasets/clip.h"
@@ -47,25 +48,52 @@ static const char USAGE[] =
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
 static const char RUN_USAGE[] =
-    "usage: wmsim run SCENARIO [--policy expert|cruise] [--seed N] [--out DIR] [--quiet]\n"
-    "                          [--video FILE] [--frames DIR] [--hud] [--bev] [CAMERA]\n"
+    "usage: wmsim run SCENARIO [--policy P] [--seed N] [--out DIR] [--quiet]\n"
+    "                          [--frames oracle|worldmodel] [WORLD MODEL] [POLICY LIMITS]\n"
+    "                          [--video FILE] [--png DIR] [--side-by-side] [--hud] [--bev] [CAMERA]\n"
     "\n"
     "Runs SCENARIO (.pbtxt or .pb) in closed loop at 10 Hz against a policy and\n"
     "scores it. Writes DIR/result.json (metrics, score, pass/fail, failure\n"
     "reasons with times) and DIR/episode.log (every step; see `wmsim log show`).\n"
     "\n"
-    "  --policy P   expert (default; privileged, obeys guards and signs) or\n"
-    "               cruise (keeps its lane at the speed limit, sees nothing)\n"
+    "  --policy P   expert (default; privileged, obeys guards and signs),\n"
+    "               cruise (keeps its lane at the speed limit, sees nothing), or\n"
+    "               a policy outside wmsim that sees the camera (one argument):\n"
+    "                 exec:CMD ARGS   a process, no shell, the protocol of\n"
+    "                                 sim/policy_protocol.proto on stdin/stdout\n"
+    "                 unix:PATH       a policy server's Unix socket, same protocol\n"
+    "                 lib:PATH.so ARGS  a library with the C ABI of clients/c/wmsim_policy.h\n"
+    "  --frames F   where the camera frames come from: oracle (default; the\n"
+    "               renderer) or worldmodel (the oracle renders the first\n"
+    "               context frames, then the world model generates each frame\n"
+    "               from the policy's action and the scene). Scoring always\n"
+    "               uses the simulator's state.\n"
     "  --seed N     episode seed (default: the scenario's seed)\n"
     "  --out DIR    output folder (default: out/SCENARIO_ID)\n"
     "  --quiet      print nothing on success\n"
     "  --video FILE the dash camera as video: .mp4 (H.264, else MPEG-4) or\n"
     "               .mkv (lossless FFV1); --codec h264|mpeg4|ffv1 to choose\n"
-    "  --frames DIR the dash camera as DIR/frame_00000.png, one per step;\n"
+    "  --png DIR    the dash camera as DIR/frame_00000.png, one per step;\n"
     "               --semantic adds DIR/semantic_00000.png (class colours)\n"
+    "  --side-by-side  with --frames worldmodel: oracle (left) beside generated\n"
+    "               frames; without it the pictures show what the policy saw\n"
     "  --hud        overlay speed, actions, gesture ahead, time and score\n"
     "  --bev        overlay a bird's-eye view with past and planned path\n"
     "%s"
+    "world model (--frames worldmodel):\n"
+    "  --model M.wmck       the dynamics model (default models/dynamics.wmck)\n"
+    "  --tokenizer T.wmck   its tokenizer (default models/tokenizer.wmck)\n"
+    "  --decode ar|parallel token by token, or a frame in --decode-steps passes (default parallel, 8)\n"
+    "  --temperature X      sampling temperature, 0: greedy (default 1)\n"
+    "  --guidance W         classifier-free guidance on the actions (default 1: none)\n"
+    "  --scene-slots on|off condition on the scene's actors (default on when the model has slots)\n"
+    "policy limits (exec: and unix:):\n"
+    "  --policy-timeout S   seconds an Action may take (default 5)\n"
+    "  --policy-startup S   seconds the first Action of a process may take (default 30)\n"
+    "  --policy-max-bytes N an Action's largest size (default 1048576)\n"
+    "A policy that crashes, hangs, closes its stream, answers garbage, an\n"
+    "oversized message, the wrong step or out-of-range values ends the episode\n"
+    "as a policy error with the reason in result.json and the log.\n"
     "\n"
     "Exit status 0 when the episode ran, whatever its score; 1 for bad input.\n";
 
@@ -99,7 +127,7 @@ static const char RENDER_USAGE[] =
     "%s";
 
 static const char REPLAY_USAGE[] =
-    "usage: wmsim replay LOG [--video FILE] [--frames DIR] [--hud] [--bev] [CAMERA]\n"
+    "usage: wmsim replay LOG [--video FILE] [--png DIR] [--hud] [--bev] [CAMERA]\n"
     "\n"
     "Rebuilds a logged episode from LOG alone (its embedded scenario, seed and\n"
     "every step's states), re-renders it without running the policy, and\n"
@@ -176,7 +204,7 @@ static int parse_picture_option(int argc, char **argv, int *i, picture_options *
     if (!has_value) return 0;
     const char *v = argv[*i + 1];
     if (strcmp(a, "--video") == 0) po->video = v;
-    else if (strcmp(a, "--frames") == 0) po->frames_dir = v;
+    else if (strcmp(a, "--png") == 0) po->frames_dir = v;
     else if (strcmp(a, "--codec") == 0) po->codec = v;
 
     else if (strcmp(a, "--size") == 0) {
@@ -207,17 +235,6 @@ static int picture_camera(const picture_options *po, const scenario *sc, camera_
     return camera_params_check(cp, err);
 }
 
-/* Opens a recorder when the options ask for pictures; *rec stays NULL otherwise. */
-static int picture_recorder(const picture_options *po, const scenario *sc, const char *label, recorder **rec,
-                            wm_error *err) {
-    *rec = NULL;
-    if (!po->video && !po->frames_dir) return 0;
-    recorder_options ro = {.supersample = po->supersample, .video_path = po->video, .frames_dir = po->frames_dir,
-                           .semantic = po->semantic, .hud = po->hud, .bev = po->bev, .label = label};
-    if (picture_camera(po, sc, &ro.cp, err) || video_codec_parse(po->codec, &ro.codec, err)) return -1;
-    return recorder_open(rec, &ro, err);
-}
-
 typedef struct {
     recorder *rec;
     wm_error err;
@@ -245,15 +262,107 @@ static int picture_finish(record_job *job, const picture_options *po, int quiet)
     return 0;
 }
 
+/* Where the camera frames of an episode come from, and the policy's limits:
+ * run's options beyond the picture ones. */
+typedef struct {
+    camera_feed_options feed;
+    int feed_given;      /* --frames given */
+    int side_by_side;
+    policy_options limits;
+} loop_options;
+
+static loop_options loop_options_default(void) {
+    loop_options lo = {.feed = camera_feed_options_default(), .limits = policy_options_default()};
+    lo.feed.model_path = "models/dynamics.wmck";
+    lo.feed.tokenizer_path = "models/tokenizer.wmck";
+    return lo;
+}
+
+/* Consumes argv[*i] and its value when it is a frame-source or policy-limit
+ * option: 1 taken, 0 not one, 2 a usage error already printed. */
+static int parse_loop_option(int argc, char **argv, int *i, loop_options *lo, const char *usage) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--side-by-side") == 0) return lo->side_by_side = 1;
+    if (*i + 1 >= argc) return 0;
+    const char *v = argv[*i + 1];
+    double x;
+    long n;
+    if (strcmp(a, "--frames") == 0) {
+        if (camera_feed_kind_parse(v, &lo->feed.kind))
+            return usage_error(usage, "--frames: expected oracle or worldmodel, got '%s'", v);
+        lo->feed_given = 1;
+    } else if (strcmp(a, "--model") == 0) lo->feed.model_path = v;
+    else if (strcmp(a, "--tokenizer") == 0) lo->feed.tokenizer_path = v;
+    else if (strcmp(a, "--decode") == 0) {
+        if (rollout_mode_parse(v, &lo->feed.rp.mode)) return usage_error(usage, "--decode: expected ar or parallel, got '%s'", v);
+    } else if (strcmp(a, "--decode-steps") == 0) {
+        if (cli_parse_long(v, 1, 100000, &n)) return usage_error(usage, "--decode-steps: expected an integer >= 1, got '%s'", v);
+        lo->feed.rp.steps = (int)n;
+    } else if (strcmp(a, "--scene-slots") == 0) {
+        if (strcmp(v, "on") && strcmp(v, "off")) return usage_error(usage, "--scene-slots: expected on or off, got '%s'", v);
+        lo->feed.scene_slots = strcmp(v, "on") == 0;
+    } else if (strcmp(a, "--policy-max-bytes") == 0) {
+        if (cli_parse_long(v, 0, 1L << 40, &n)) return usage_error(usage, "--policy-max-bytes: not a byte count: '%s'", v);
+        lo->limits.max_message_bytes = (size_t)n;
+    } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0 || strcmp(a, "--policy-timeout") == 0 ||
+               strcmp(a, "--policy-startup") == 0) {
+        if (cli_parse_double(v, &x)) {
+            fprintf(stderr, "wmsim: %s: not a number: '%s'\n\n", a, v);
+            print_usage(stderr, usage);
+            return 2;
+        }
+        if (a[2] == 't') lo->feed.rp.temperature = (float)x;
+        else if (a[2] == 'g') lo->feed.rp.guidance = (float)x;
+        else if (strcmp(a, "--policy-timeout") == 0) lo->limits.step_timeout_s = x;
+        else lo->limits.startup_timeout_s = x;
+    } else return 0;
+    ++*i;
+    return 1;
+}
+
+/* The episode's camera feed: needed when the policy sees frames or the
+ * frames come from the world model; *feed stays NULL otherwise. */
+static int loop_feed(const loop_options *lo, const picture_options *po, const scenario *sc, const policy *pol,
+                     camera_feed **feed, wm_error *err) {
+    *feed = NULL;
+    if (!pol->sees_frames && lo->feed.kind == CAMERA_FEED_ORACLE) return 0;
+    camera_feed_options fo = lo->feed;
+    fo.supersample = po->supersample;
+    if (picture_camera(po, sc, &fo.cp, err)) return -1;
+    return camera_feed_open(feed, &fo, err);
+}
+
+/* Opens a recorder when the options ask for pictures; *rec stays NULL
+ * otherwise. With a world-model feed the pictures are the feed's frames
+ * (beside the oracle's with --side-by-side), at the feed's size. lo and
+ * feed may be NULL (replay: the oracle's pictures). */
+static int loop_recorder(const picture_options *po, const loop_options *lo, const camera_feed *feed,
+                         const scenario *sc, const char *label, recorder **rec, wm_error *err) {
+    *rec = NULL;
+    if (!po->video && !po->frames_dir) return 0;
+    recorder_options ro = {.supersample = po->supersample, .video_path = po->video, .frames_dir = po->frames_dir,
+                           .semantic = po->semantic, .hud = po->hud, .bev = po->bev, .label = label,
+                           .feed_label = "world model"};
+    if (picture_camera(po, sc, &ro.cp, err) || video_codec_parse(po->codec, &ro.codec, err)) return -1;
+    if (lo && feed && lo->feed.kind == CAMERA_FEED_WORLDMODEL) {
+        ro.cp = *camera_feed_camera(feed);
+        ro.view = lo->side_by_side ? RECORDER_VIEW_SIDE_BY_SIDE : RECORDER_VIEW_FEED;
+        ro.supersample = 1;
+    }
+    return recorder_open(rec, &ro, err);
+}
+
 static int cmd_run(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return print_usage(stdout, RUN_USAGE), 0;
     const char *scenario_path = NULL, *policy_spec = "expert", *out_dir = NULL;
     uint64_t seed = 0;
     int have_seed = 0, quiet = 0;
     picture_options po = picture_options_default();
+    loop_options lo = loop_options_default();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc, taken = parse_picture_option(argc, argv, &i, &po, RUN_USAGE);
+        if (!taken) taken = parse_loop_option(argc, argv, &i, &lo, RUN_USAGE);
         if (taken == 2) return 2;
         if (taken) continue;
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
@@ -267,29 +376,39 @@ static int cmd_run(int argc, char **argv) {
         else return usage_error(RUN_USAGE, "run: unexpected argument '%s'", a);
     }
     if (!scenario_path) return usage_error(RUN_USAGE, "run: %s", "missing SCENARIO");
+    if (lo.side_by_side && lo.feed.kind != CAMERA_FEED_WORLDMODEL)
+        return usage_error(RUN_USAGE, "run: %s needs --frames worldmodel", "--side-by-side");
 
     wm_error err;
-    policy pol;
-    if (policy_create(policy_spec, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
     scenario *sc = CALLOC_CHECK(1, sizeof *sc);
-    record_job job = {0};
-    int rc = 1;
     if (scenario_load(scenario_path, sc, &err)) {
         fprintf(stderr, "%s\n", err.msg);
-        goto done;
+        free(sc);
+        return 1;
     }
+    policy pol;
+    if (policy_create(policy_spec, &lo.limits, &pol, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        scenario_free(sc);
+        free(sc);
+        return 1;
+    }
+    record_job job = {0};
+    camera_feed *feed = NULL;
+    int rc = 1;
     char default_out[SCENARIO_ID_MAX + 8];
     snprintf(default_out, sizeof default_out, "out/%s", sc->id);
     if (!out_dir) out_dir = default_out;
     char log_path[4096], result_path[4096];
     snprintf(log_path, sizeof log_path, "%s/episode.log", out_dir);
     snprintf(result_path, sizeof result_path, "%s/result.json", out_dir);
-    if (dir_create(out_dir, &err) || picture_recorder(&po, sc, pol.name, &job.rec, &err)) {
+    if (dir_create(out_dir, &err) || loop_feed(&lo, &po, sc, &pol, &feed, &err) ||
+        loop_recorder(&po, &lo, feed, sc, pol.name, &job.rec, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
     episode_config cfg = {.sc = sc, .scenario_path = scenario_path, .seed = have_seed ? seed : sc->seed,
-                          .pol = &pol, .log_path = log_path, .observe = job.rec ? record_step : NULL,
+                          .pol = &pol, .feed = feed, .log_path = log_path, .observe = job.rec ? record_step : NULL,
                           .observe_ctx = &job};
     episode_result res;
     if (episode_run(&cfg, &res, &err)) {
@@ -302,8 +421,9 @@ static int cmd_run(int argc, char **argv) {
         goto done;
     }
     if (!quiet) {
-        printf("%s seed %" PRIu64 " policy %s: %s score %.3f (%s at t=%.1f s)\n", sc->id, cfg.seed, pol.name,
-               res.m.passed ? "PASS" : "FAIL", res.m.score, res.end_reason, res.t);
+        printf("%s seed %" PRIu64 " policy %s%s: %s score %.3f (%s at t=%.1f s)\n", sc->id, cfg.seed, pol.name,
+               lo.feed.kind == CAMERA_FEED_WORLDMODEL ? ", worldmodel frames" : "", res.m.passed ? "PASS" : "FAIL",
+               res.m.score, res.end_reason, res.t);
         for (int i = 0; i < res.m.n_reasons; i++) printf("  failure: %s\n", res.m.reasons[i]);
         printf("  wrote %s and %s\n", result_path, log_path);
     }
@@ -311,6 +431,7 @@ static int cmd_run(int argc, char **argv) {
 done:
     if (picture_finish(&job, &po, quiet)) rc = 1;
     pol.destroy(&pol);
+    camera_feed_close(feed);
     scenario_free(sc);
     free(sc);
     return rc;
@@ -374,21 +495,24 @@ static int cmd_render(int argc, char **argv) {
     if (!scenario_path) return usage_error(RENDER_USAGE, "render: %s", "missing SCENARIO");
     wm_error err;
     policy pol;
-    if (policy_create(policy_spec, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+    if (policy_create(policy_spec, NULL, &pol, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
     scenario *sc = CALLOC_CHECK(1, sizeof *sc);
     int rc = 1;
     render_job job = {.target_step = (int)llround(t / SIM_DT)};
     camera_params cp;
+    camera_feed *feed = NULL;
     if (scenario_load(scenario_path, sc, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         goto done;
     }
     if (lighting_override >= 0) sc->lighting = (lighting)lighting_override;
-    if (picture_camera(&po, sc, &cp, &err) || renderer_init(&job.r, &cp, po.supersample, &err)) {
+    loop_options lo = loop_options_default(); /* oracle frames for a policy that sees them */
+    if (picture_camera(&po, sc, &cp, &err) || renderer_init(&job.r, &cp, po.supersample, &err) ||
+        loop_feed(&lo, &po, sc, &pol, &feed, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
-    episode_config cfg = {.sc = sc, .seed = have_seed ? seed : sc->seed, .pol = &pol,
+    episode_config cfg = {.sc = sc, .seed = have_seed ? seed : sc->seed, .pol = &pol, .feed = feed,
                           .observe = render_at_step, .observe_ctx = &job};
     episode_result res;
     if (episode_run(&cfg, &res, &err)) {
@@ -412,6 +536,7 @@ static int cmd_render(int argc, char **argv) {
     rc = 0;
 done:
     renderer_free(&job.r);
+    camera_feed_close(feed);
     pol.destroy(&pol);
     scenario_free(sc);
     free(sc);
@@ -430,7 +555,7 @@ static int replay_step(const episode_frame *f, void *ctx) {
     replay_job *rj = ctx;
     if (!rj->opened) {
         rj->opened = 1;
-        if (picture_recorder(rj->po, f->w->sc, "replay", &rj->job.rec, &rj->job.err)) return rj->job.failed = 1;
+        if (loop_recorder(rj->po, NULL, NULL, f->w->sc, "replay", &rj->job.rec, &rj->job.err)) return rj->job.failed = 1;
         if (!rj->job.rec) return 0;
     }
     return rj->job.rec ? record_step(f, &rj->job) : 0;

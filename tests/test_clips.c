@@ -113,7 +113,7 @@ static void write_clip_from(const char *name, const char *dir, int n, int close,
     captions_init(&rec->ct, w0);
     free(w0);
     policy pol;
-    ck_assert_msg(policy_create("expert", &pol, &err) == 0, "%s", err.msg);
+    ck_assert_msg(policy_create("expert", NULL, &pol, &err) == 0, "%s", err.msg);
     episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = record_frame, .observe_ctx = rec};
     episode_result res;
     ck_assert_msg(episode_run(&ec, &res, &err) == 0, "%s", err.msg);
@@ -1092,7 +1092,7 @@ static char *episode_captions(const char *name) {
     captions_init(&log->ct, w0);
     free(w0);
     policy pol;
-    ck_assert_msg(policy_create("expert", &pol, &err) == 0, "%s", err.msg);
+    ck_assert_msg(policy_create("expert", NULL, &pol, &err) == 0, "%s", err.msg);
     episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = log_captions, .observe_ctx = log};
     episode_result res;
     ck_assert_msg(episode_run(&ec, &res, &err) == 0, "%s", err.msg);

@@ -221,7 +221,7 @@ START_TEST(side_by_side_shows_the_clip_then_grey) {
     for (int g = 0; g < W_CTX; g++) {
         encode_image(&tk, &truth[17 + g], x, codes);
         tokenizer_decode(&tk, codes, 1, x);
-        planar_to_image(x, &round);
+        image_from_floats(x, &round);
         ck_assert_msg(tile_rows_equal(&got[g], 1, &round),
                       "context frame %d: not the clip's frame through the tokenizer", g);
     }

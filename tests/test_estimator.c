@@ -660,7 +660,7 @@ static void grab_episode(const char *example, int n, episode_grab *g) {
     g->x = MALLOC_CHECK((size_t)n * g->img * sizeof(float));
     g->speed = MALLOC_CHECK((size_t)n * sizeof(double)), g->yaw = MALLOC_CHECK((size_t)n * sizeof(double));
     policy pol;
-    ck_assert_int_eq(policy_create("expert", &pol, &err), 0);
+    ck_assert_int_eq(policy_create("expert", NULL, &pol, &err), 0);
     episode_config cfg = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = grab, .observe_ctx = g};
     episode_result res;
     ck_assert_int_eq(episode_run(&cfg, &res, &err), 0);

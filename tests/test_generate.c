@@ -29,7 +29,7 @@ static scenario *load_example(const char *name) {
 static episode_result run_expert(const scenario *sc, int explore) {
     policy pol;
     wm_error err;
-    ck_assert_int_eq(policy_create("expert", &pol, &err), 0);
+    ck_assert_int_eq(policy_create("expert", NULL, &pol, &err), 0);
     if (explore) {
         policy inner = pol;
         policy_explore_wrap(&inner, 99, &pol);
@@ -86,8 +86,8 @@ START_TEST(explore_covers_more_of_the_action_space_within_limits) {
     scenario *sc = load_example("guard_slow");
     policy expert, wrapped, inner;
     wm_error err;
-    ck_assert_int_eq(policy_create("expert", &expert, &err), 0);
-    ck_assert_int_eq(policy_create("expert", &inner, &err), 0);
+    ck_assert_int_eq(policy_create("expert", NULL, &expert, &err), 0);
+    ck_assert_int_eq(policy_create("expert", NULL, &inner, &err), 0);
     policy_explore_wrap(&inner, 7, &wrapped);
     ck_assert_str_eq(wrapped.name, "expert+explore");
     sim_world *w = MALLOC_CHECK(sizeof *w);
@@ -341,7 +341,7 @@ START_TEST(clips_read_back_through_the_training_reader_match_a_direct_render) {
         d[v].frames = MALLOC_CHECK((size_t)d[v].cap * 64 * 32 * 3);
         d[v].after = CALLOC_CHECK((size_t)d[v].cap, sizeof(action));
         policy pol, inner;
-        ck_assert_int_eq(policy_create("expert", &inner, &err), 0);
+        ck_assert_int_eq(policy_create("expert", NULL, &inner, &err), 0);
         policy_explore_wrap(&inner, varied.seed ^ 0x6578706c6f7265ULL, &pol);
         episode_config ec = {.sc = &varied, .seed = varied.seed, .pol = &pol, .observe = direct_observe,
                              .observe_ctx = &d[v]};

@@ -101,7 +101,7 @@ START_TEST(frames_dir_gets_one_png_per_step) {
     snprintf(frames, sizeof frames, "%s/frames", dir);
     snprintf(outdir, sizeof outdir, "%s/run", dir);
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path("scenarios/examples/cut_in.pbtxt"), "--out",
-                                                      outdir, "--frames", frames, "--semantic", "--hud", NULL}),
+                                                      outdir, "--png", frames, "--semantic", "--hud", NULL}),
                      0);
     int steps = steps_from(out);
     free(out);

@@ -45,7 +45,7 @@ static void free_scenario(scenario *sc) {
 static void run_policy(const scenario *sc, const char *name, episode_result *res) {
     policy pol;
     wm_error err;
-    ck_assert_int_eq(policy_create(name, &pol, &err), 0);
+    ck_assert_int_eq(policy_create(name, NULL, &pol, &err), 0);
     episode_config cfg = {.sc = sc, .seed = sc->seed, .pol = &pol};
     ck_assert_msg(episode_run(&cfg, res, &err) == 0, "%s", err.msg);
     pol.destroy(&pol);
@@ -405,7 +405,7 @@ START_TEST(example_passes_with_expert_and_fails_cruise) {
     char why[4096];
     for (uint64_t seed = sc->seed; seed < sc->seed + 3; seed++) {
         policy pol;
-        policy_create("expert", &pol, &err);
+        policy_create("expert", NULL, &pol, &err);
         episode_config cfg = {.sc = sc, .seed = seed, .pol = &pol};
         episode_result res;
         ck_assert_int_eq(episode_run(&cfg, &res, &err), 0);
@@ -499,8 +499,8 @@ END_TEST
 START_TEST(unknown_policy_is_an_error) {
     policy pol;
     wm_error err;
-    ck_assert_int_eq(policy_create("genius", &pol, &err), -1);
-    ck_assert_str_eq(err.msg, "--policy: unknown policy 'genius' (known: expert, cruise)");
+    ck_assert_int_eq(policy_create("genius", NULL, &pol, &err), -1);
+    ck_assert_str_eq(err.msg, "--policy: unknown policy 'genius' (known: expert, cruise, exec:CMD ARGS, unix:PATH, lib:PATH.so ARGS)");
 }
 END_TEST
 
@@ -511,7 +511,7 @@ static uint8_t *run_to_log(const scenario *sc, uint64_t seed, const char *dir, c
     snprintf(log, sizeof log, "%s/%s", dir, name);
     policy pol;
     wm_error err;
-    policy_create("expert", &pol, &err);
+    policy_create("expert", NULL, &pol, &err);
     episode_config cfg = {.sc = sc, .seed = seed, .pol = &pol, .log_path = log};
     episode_result res;
     ck_assert_int_eq(episode_run(&cfg, &res, &err), 0);

@@ -40,7 +40,7 @@ static float *render_frames(int width, int height) {
     ck_assert_int_eq(renderer_init(&g.r, &sc.camera, 1, &err), 0);
     g.x = MALLOC_CHECK((size_t)FRAMES * 3 * width * height * sizeof(float));
     policy pol;
-    ck_assert_int_eq(policy_create("expert", &pol, &err), 0);
+    ck_assert_int_eq(policy_create("expert", NULL, &pol, &err), 0);
     episode_config cfg = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = grab, .observe_ctx = &g};
     episode_result res;
     ck_assert_int_eq(episode_run(&cfg, &res, &err), 0);

@@ -54,7 +54,7 @@ static int render_at(const scenario *sc, double distance, int width, int height,
     renderer r;
     if (renderer_init(&r, &cp, 2, &err)) return fprintf(stderr, "%s\n", err.msg), -1;
     policy pol;
-    policy_create("expert", &pol, &err);
+    policy_create("expert", NULL, &pol, &err);
     shot s = {distance, &r, 0};
     episode_config cfg = {.sc = sc, .seed = sc->seed, .pol = &pol, .observe = shoot, .observe_ctx = &s};
     episode_result res;

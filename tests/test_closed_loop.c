@@ -1,0 +1,656 @@
+/* test_closed_loop.c — `wmsim run` with policies outside wmsim, through the
+ * real protocol and real processes (`--policy exec:…|unix:…|lib:…`), and
+ * with frames from the world model (`--frames worldmodel`).
+ *
+ * The misbehaving policies are this test binary itself, started as
+ * `test_policy_external --as-policy MODE@STEP`: it answers every step
+ * properly until STEP and then crashes, hangs, exits, closes its output,
+ * writes garbage, announces a 1 GiB message, answers the wrong step, leaves
+ * out steer or answers out of range. Each must end its episode with the
+ * exact reason in result.json and the log, and the run must still write
+ * both. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "sim/camera_feed.h"
+#include "sim/episode.h"
+#include "sim/policy.h"
+#include "render/video.h"
+#include "sim/policy_protocol.pb-c.h"
+#include "testutil.h"
+
+#ifndef WMSIM_PYTHON
+#define WMSIM_PYTHON "/usr/bin/python3"
+#endif
+
+#define SCENARIO "scenarios/examples/cut_in.pbtxt"
+
+/* ------------------------------------------------- the test binary as a policy */
+
+static int read_exact(int fd, uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t k = read(fd, p, n);
+        if (k <= 0) return -1;
+        p += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void write_exact(int fd, const void *p, size_t n) {
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t k = write(fd, b, n);
+        if (k <= 0) _exit(3);
+        b += k, n -= (size_t)k;
+    }
+}
+
+static void write_u32le(int fd, uint32_t v) {
+    uint8_t h[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    write_exact(fd, h, 4);
+}
+
+static void send_action(int fd, const Wmsim__Policy__Action *a) {
+    size_t len = wmsim__policy__action__get_packed_size(a);
+    uint8_t *buf = MALLOC_CHECK(len + 1);
+    wmsim__policy__action__pack(a, buf);
+    write_u32le(fd, (uint32_t)len);
+    write_exact(fd, buf, len);
+    free(buf);
+}
+
+/* Serves Observations from in_fd with Actions on out_fd until EOF; at step
+ * `at` misbehaves as mode says. Returns the exit status. */
+static int serve_policy(int in_fd, int out_fd, const char *mode, int at) {
+    for (;;) {
+        uint8_t h[4];
+        if (read_exact(in_fd, h, 4)) return 0; /* wmsim closed the stream: the run is over */
+        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        uint8_t *buf = MALLOC_CHECK(len + 1);
+        if (read_exact(in_fd, buf, len)) return 4;
+        Wmsim__Policy__Observation *o = wmsim__policy__observation__unpack(NULL, len, buf);
+        free(buf);
+        if (!o) return 5;
+        int step = (int)o->step;
+        int here = step == at && !(strcmp(mode, "crashonce") == 0 && !strstr(o->episode_id, "/1"));
+        Wmsim__Policy__Action a = WMSIM__POLICY__ACTION__INIT;
+        a.has_step = a.has_accel = a.has_brake = a.has_steer = 1;
+        a.step = o->step, a.accel = 0.5, a.brake = 0.0, a.steer = 0.0;
+        char why[200];
+        const Wmsim__Policy__CameraFrame *f = o->n_frames ? o->frames[0] : NULL;
+        int frame_ok = f && f->has_rgb && f->rgb.len == (size_t)f->width * f->height * 3;
+        snprintf(why, sizeof why, "saw %s step %d: %ux%u frame%s, limits %.1f/%.1f/%.2f, '%s'", o->episode_id, step,
+                 f ? f->width : 0, f ? f->height : 0, frame_ok ? "" : " MALFORMED", o->accel_max, o->brake_max,
+                 o->steer_max, o->instruction);
+        a.reasoning = why;
+        wmsim__policy__observation__free_unpacked(o, NULL);
+        if (here) {
+            if (!strcmp(mode, "crash") || !strcmp(mode, "crashonce")) abort();
+            if (!strcmp(mode, "hang")) sleep(60);
+            if (!strcmp(mode, "exit")) exit(0);
+            if (!strcmp(mode, "hangup")) return 0; /* the server hangs up on this connection */
+            if (!strcmp(mode, "closeout")) {
+                shutdown(out_fd, SHUT_WR);
+                sleep(60);
+            }
+            if (!strcmp(mode, "garbage")) {
+                write_u32le(out_fd, 8);
+                write_exact(out_fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+                continue;
+            }
+            if (!strcmp(mode, "huge")) {
+                write_u32le(out_fd, 1u << 30);
+                sleep(60);
+            }
+            if (!strcmp(mode, "wrongstep")) a.step++;
+            if (!strcmp(mode, "nosteer")) a.has_steer = 0;
+            if (!strcmp(mode, "range")) a.accel = 100.0;
+        }
+        send_action(out_fd, &a);
+    }
+}
+
+/* "MODE@STEP" (STEP -1 when absent: never misbehave). */
+static int as_policy(const char *spec) {
+    char mode[32];
+    int at = -1;
+    const char *atsign = strchr(spec, '@');
+    size_t n = atsign ? (size_t)(atsign - spec) : strlen(spec);
+    snprintf(mode, sizeof mode, "%.*s", (int)n, spec);
+    if (atsign) at = atoi(atsign + 1);
+    return serve_policy(0, 1, mode, at);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static char self_path[4096];
+
+static void find_self(void) {
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    ck_assert_int_gt(n, 0);
+    self_path[n] = '\0';
+}
+
+/* "exec:SELF --as-policy MODE" */
+static const char *self_spec(const char *mode) {
+    static char spec[4200];
+    find_self();
+    snprintf(spec, sizeof spec, "exec:%s --as-policy %s", self_path, mode);
+    return spec;
+}
+
+typedef struct {
+    json_t *root;
+    char *log_show;
+} run_outcome;
+
+/* Runs `wmsim run SCENARIO --policy spec [extra...] --out DIR --quiet`,
+ * requires exit 0, result.json and episode.log, and reads both back. */
+static run_outcome run_policy(const char *dir, const char *spec, const char *extra1, const char *extra2) {
+    char out_dir[4200], result[4300], log[4300];
+    join(out_dir, sizeof out_dir, dir, "run");
+    join(result, sizeof result, out_dir, "result.json");
+    join(log, sizeof log, out_dir, "episode.log");
+    const char *args[16] = {"run", src_path(SCENARIO), "--policy", spec, "--out", out_dir, "--quiet"};
+    int n = 7;
+    if (extra1) args[n++] = extra1;
+    if (extra2) args[n++] = extra2;
+    args[n] = NULL;
+    char *out;
+    int rc = run_wmsim(&out, args);
+    ck_assert_msg(rc == 0, "wmsim run exited %d: %s", rc, out);
+    free(out);
+    run_outcome r;
+    json_error_t jerr;
+    r.root = json_load_file(result, 0, &jerr);
+    ck_assert_msg(r.root != NULL, "%s: %s", result, jerr.text);
+    rc = run_wmsim(&r.log_show, (const char *[]){"log", "show", log, NULL});
+    ck_assert_msg(rc == 0, "%s", r.log_show);
+    return r;
+}
+
+static void outcome_free(run_outcome *r) {
+    json_decref(r->root);
+    free(r->log_show);
+}
+
+/* The episode ended by the policy at step `step` with exactly `reason`
+ * (after "t=S s: "), in result.json and in the log. */
+static void expect_policy_failure(const run_outcome *r, int step, const char *reason) {
+    ck_assert_str_eq(json_string_value(json_object_get(r->root, "end_reason")), "policy error");
+    ck_assert_int_eq(json_integer_value(json_object_get(r->root, "steps")), step);
+    ck_assert(json_is_false(json_object_get(r->root, "passed")));
+    char want[1200];
+    snprintf(want, sizeof want, "t=%.1f s: %s", step * 0.1, reason);
+    /* The first reason: the policy's; the shortfalls it caused (goal, score) follow. */
+    const char *first = json_string_value(json_array_get(json_object_get(r->root, "failure_reasons"), 0));
+    ck_assert_msg(first != NULL, "no failure reasons");
+    ck_assert_str_eq(first, want);
+    ck_assert_msg(strstr(r->log_show, reason) != NULL, "the log lacks '%s':\n%s", reason, r->log_show);
+}
+
+/* The misbehaving self-policy's failure, with the spec's name in front. */
+static void check_misbehaviour(const char *mode, int step, const char *reason_after_name, const char *extra1,
+                               const char *extra2) {
+    char *dir = test_tmpdir();
+    const char *spec = self_spec(mode);
+    char reason[1200];
+    snprintf(reason, sizeof reason, "policy %s %s", spec, reason_after_name);
+    run_outcome r = run_policy(dir, spec, extra1, extra2);
+    expect_policy_failure(&r, step, reason);
+    /* The steps before the failure were answered and logged, reasoning and all. */
+    if (step > 0) ck_assert_ptr_nonnull(strstr(r.log_show, "saw cut_in/"));
+    outcome_free(&r);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* ------------------------------------------------------------------ the tests */
+
+START_TEST(exec_policy_drives_a_whole_episode) {
+    char *dir = test_tmpdir();
+    run_outcome r = run_policy(dir, self_spec("good"), NULL, NULL);
+    const char *end = json_string_value(json_object_get(r.root, "end_reason"));
+    ck_assert_msg(strcmp(end, "policy error") != 0, "%s", json_dumps(r.root, 0));
+    ck_assert_int_gt(json_integer_value(json_object_get(r.root, "steps")), 50);
+    /* What the policy saw: its episode, every step, a well-formed 128x64 frame, the vehicle's limits, the instruction. */
+    ck_assert_msg(strstr(r.log_show, "saw cut_in/") != NULL, "%s", r.log_show);
+    ck_assert_msg(strstr(r.log_show, "128x64 frame, limits") != NULL, "%s", r.log_show);
+    ck_assert_ptr_null(strstr(r.log_show, "MALFORMED"));
+    outcome_free(&r);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(crashing_policy) {
+    check_misbehaviour("crash@3", 3, "was killed by signal 6 (Aborted) before answering step 3", NULL, NULL);
+}
+END_TEST
+
+START_TEST(hanging_policy_times_out) {
+    check_misbehaviour("hang@2", 2, "did not answer step 2 within 0.3 s", "--policy-timeout", "0.3");
+}
+END_TEST
+
+START_TEST(policy_that_exits_early) {
+    check_misbehaviour("exit@1", 1, "exited with status 0 before answering step 1", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_that_closes_its_output) {
+    check_misbehaviour("closeout@2", 2, "closed its output before answering step 2", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_sending_garbage) {
+    check_misbehaviour("garbage@2", 2, "sent 8 bytes that do not decode as an Action at step 2", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_announcing_a_gigabyte) {
+    check_misbehaviour("huge@0", 0,
+                       "announced a 1073741824-byte Action (limit 1048576 bytes, --policy-max-bytes) at step 0", NULL,
+                       NULL);
+}
+END_TEST
+
+START_TEST(policy_answering_the_wrong_step) {
+    check_misbehaviour("wrongstep@4", 4, "sent an Action for step 5 at step 4", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_leaving_out_steer) {
+    check_misbehaviour("nosteer@1", 1, "sent an Action without steer at step 1", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_answering_out_of_range) {
+    char *dir = test_tmpdir();
+    run_outcome r = run_policy(dir, self_spec("range@2"), NULL, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r.root, "end_reason")), "policy error");
+    const char *first = json_string_value(json_array_get(json_object_get(r.root, "failure_reasons"), 0));
+    const char *want = "t=0.2 s: policy action out of range: accel 100.000 m/s^2 outside [0, 3]";
+    ck_assert_msg(first && strcmp(first, want) == 0, "%s", first);
+    outcome_free(&r);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(policy_that_cannot_start) {
+    char *out;
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", "exec:/nonexistent/policy -x",
+                                                      "--quiet", NULL}),
+                     1);
+    ck_assert_msg(strstr(out, "wmsim: policy exec:/nonexistent/policy -x: cannot start '/nonexistent/policy': No such "
+                              "file or directory") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
+START_TEST(bad_policy_options) {
+    const char *cases[][3] = {
+        {"--policy-timeout", "0", "wmsim: --policy-timeout: 0 s outside (0, 3600]"},
+        {"--policy-startup", "-1", "wmsim: --policy-startup: -1 s outside (0, 3600]"},
+        {"--policy-max-bytes", "8", "wmsim: --policy-max-bytes: 8 outside [64, 2^30]"},
+        {"--policy-timeout", "soon", "wmsim: --policy-timeout: not a number: 'soon'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out;
+        int rc = run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), cases[i][0], cases[i][1], "--quiet", NULL});
+        ck_assert_msg(rc == 1 || rc == 2, "%s %s: exit %d", cases[i][0], cases[i][1], rc);
+        ck_assert_msg(strstr(out, cases[i][2]) != NULL, "want '%s' in:\n%s", cases[i][2], out);
+        free(out);
+    }
+}
+END_TEST
+
+/* One failed episode does not spoil the next: the process that crashed in
+ * episode 1 is started again for episode 2, which runs to its end. */
+START_TEST(batch_goes_on_after_a_crash) {
+    scenario sc;
+    wm_error err;
+    ck_assert_msg(scenario_load(src_path(SCENARIO), &sc, &err) == 0, "%s", err.msg);
+    policy pol;
+    ck_assert_msg(policy_create(self_spec("crashonce@2"), NULL, &pol, &err) == 0, "%s", err.msg);
+    camera_feed_options fo = camera_feed_options_default();
+    fo.cp = sc.camera;
+    camera_feed *feed;
+    ck_assert_msg(camera_feed_open(&feed, &fo, &err) == 0, "%s", err.msg);
+    episode_result res;
+    episode_config cfg = {.sc = &sc, .seed = 1, .pol = &pol, .feed = feed};
+    ck_assert_msg(episode_run(&cfg, &res, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(res.end_reason, "policy error");
+    ck_assert_int_eq(res.steps, 2);
+    cfg.seed = 2;
+    ck_assert_msg(episode_run(&cfg, &res, &err) == 0, "%s", err.msg);
+    ck_assert_str_ne(res.end_reason, "policy error");
+    ck_assert_int_gt(res.steps, 50);
+    camera_feed_close(feed);
+    pol.destroy(&pol);
+    scenario_free(&sc);
+}
+END_TEST
+
+/* A policy that sees frames refuses to run without a camera feed. */
+START_TEST(frames_policy_needs_a_feed) {
+    scenario sc;
+    wm_error err;
+    ck_assert_msg(scenario_load(src_path(SCENARIO), &sc, &err) == 0, "%s", err.msg);
+    policy pol;
+    ck_assert_msg(policy_create(self_spec("good"), NULL, &pol, &err) == 0, "%s", err.msg);
+    episode_result res;
+    episode_config cfg = {.sc = &sc, .seed = 1, .pol = &pol};
+    ck_assert_int_eq(episode_run(&cfg, &res, &err), -1);
+    char want[4400];
+    snprintf(want, sizeof want, "episode: policy %s sees camera frames, but no camera feed was given", pol.name);
+    ck_assert_str_eq(err.msg, want);
+    pol.destroy(&pol);
+    scenario_free(&sc);
+}
+END_TEST
+
+/* ------------------------------------------------------------ unix sockets */
+
+/* A policy server in a child process: listens at path, serves connections
+ * one after another like the exec policy. */
+static pid_t start_server(const char *path, const char *mode, int at) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    ck_assert(strlen(path) < sizeof addr.sun_path);
+    strcpy(addr.sun_path, path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (;;) {
+            int c = accept(fd, NULL, NULL);
+            if (c < 0) _exit(6);
+            serve_policy(c, c, mode, at);
+            close(c);
+        }
+    }
+    close(fd);
+    return pid;
+}
+
+START_TEST(unix_policy_server) {
+    char *dir = test_tmpdir();
+    char sock[4200], spec[4300];
+    join(sock, sizeof sock, dir, "policy.sock");
+    snprintf(spec, sizeof spec, "unix:%s", sock);
+    pid_t server = start_server(sock, "good", -1);
+    run_outcome r = run_policy(dir, spec, NULL, NULL);
+    ck_assert_str_ne(json_string_value(json_object_get(r.root, "end_reason")), "policy error");
+    ck_assert_msg(strstr(r.log_show, "saw cut_in/") != NULL, "%s", r.log_show);
+    outcome_free(&r);
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(unix_policy_errors) {
+    char *dir = test_tmpdir();
+    char sock[4200], spec[4300], reason[4400];
+    join(sock, sizeof sock, dir, "policy.sock");
+    snprintf(spec, sizeof spec, "unix:%s", sock);
+    /* Nobody listening. */
+    char *out;
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", spec, "--quiet", NULL}), 1);
+    snprintf(reason, sizeof reason, "wmsim: policy %s: cannot connect: No such file or directory", spec);
+    ck_assert_msg(strstr(out, reason) != NULL, "%s", out);
+    free(out);
+    /* A server that hangs up mid-episode. */
+    pid_t server = start_server(sock, "hangup", 3);
+    run_outcome r = run_policy(dir, spec, NULL, NULL);
+    snprintf(reason, sizeof reason, "policy %s closed the connection before answering step 3", spec);
+    expect_policy_failure(&r, 3, reason);
+    outcome_free(&r);
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* -------------------------------------------------- the shipped example clients */
+
+START_TEST(python_example_policy) {
+    char *dir = test_tmpdir();
+    char pypath[4200], spec[4300];
+    snprintf(pypath, sizeof pypath, "%s/python", WMSIM_BUILD_DIR);
+    setenv("PYTHONPATH", pypath, 1);
+    snprintf(spec, sizeof spec, "exec:%s -m wmsim_policy.example --target-speed 6", WMSIM_PYTHON);
+    run_outcome r = run_policy(dir, spec, NULL, NULL);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(r.root, "end_reason")), "policy error") != 0, "%s",
+                  json_dumps(r.root, 0));
+    ck_assert_int_gt(json_integer_value(json_object_get(r.root, "steps")), 50);
+    ck_assert_msg(strstr(r.log_show, "holding") != NULL, "%s", r.log_show);
+    outcome_free(&r);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(c_library_example_policy) {
+    char *dir = test_tmpdir();
+    char spec[4300];
+    snprintf(spec, sizeof spec, "lib:%s/clients/libexample_policy.so target=6", WMSIM_BUILD_DIR);
+    run_outcome r = run_policy(dir, spec, NULL, NULL);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(r.root, "end_reason")), "policy error") != 0, "%s",
+                  json_dumps(r.root, 0));
+    ck_assert_int_gt(json_integer_value(json_object_get(r.root, "steps")), 50);
+    ck_assert_msg(strstr(r.log_show, "holding") != NULL, "%s", r.log_show);
+    outcome_free(&r);
+    /* Its create's error comes back whole. */
+    char *out;
+    snprintf(spec, sizeof spec, "lib:%s/clients/libexample_policy.so target=abc", WMSIM_BUILD_DIR);
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", spec, "--quiet", NULL}), 1);
+    char want[4400];
+    snprintf(want, sizeof want, "wmsim: policy %s: create failed: example_policy: target: not a number: 'abc'", spec);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    free(out);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(library_that_cannot_load) {
+    char *out;
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", "lib:/nonexistent/p.so",
+                                                      "--quiet", NULL}),
+                     1);
+    ck_assert_msg(strstr(out, "wmsim: policy lib:/nonexistent/p.so: cannot load: /nonexistent/p.so: cannot open shared "
+                              "object file: No such file or directory") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
+
+/* ------------------------------------------------------- the generative loop */
+
+/* A tiny world model made with the real CLI: a 32x16 tokenizer and a
+ * one-layer dynamics model with scene slots, trained a few steps. */
+static char *wm_dir, wm_clips[4200], wm_tok[4200], wm_shards[4200], wm_dyn[4200];
+
+static void make_world_model(void) {
+    wm_dir = test_tmpdir();
+    make_tiny_clips_and_tokenizer(wm_dir, wm_clips, wm_tok);
+    join(wm_shards, sizeof wm_shards, wm_dir, "shards");
+    join(wm_dyn, sizeof wm_dyn, wm_dir, "dyn.wmck");
+    run_wmsim_ok((const char *[]){"worldmodel", "tokenize", "--data", wm_clips, "--tokenizer", wm_tok, "--out",
+                                  wm_shards, "--quiet", NULL});
+    run_wmsim_ok((const char *[]){"worldmodel", "train", "--shards", wm_shards, "--out", wm_dyn, "--steps", "5",
+                                  "--frames", "3", "--layers", "1", "--channels", "16", "--heads", "2",
+                                  "--val-windows", "0", "--quiet", NULL});
+}
+
+static void free_world_model(void) {
+    test_remove_tree(wm_dir);
+    free(wm_dir);
+}
+
+/* `wmsim run SCENARIO --frames worldmodel` with the tiny model, the policy,
+ * the seed and up to two more arguments, into dir/name/. */
+static int run_generative(char **out, const char *dir, const char *name, const char *spec, const char *seed,
+                          const char *extra1, const char *extra2) {
+    static char out_dir[4200];
+    join(out_dir, sizeof out_dir, dir, name);
+    const char *args[24] = {"run", src_path("scenarios/examples/guard_stop_proceed.pbtxt"), "--frames", "worldmodel",
+                            "--model", wm_dyn, "--tokenizer", wm_tok, "--policy", spec, "--seed", seed,
+                            "--out", out_dir, "--quiet"};
+    int n = 15;
+    if (extra1) args[n++] = extra1;
+    if (extra2) args[n++] = extra2;
+    args[n] = NULL;
+    return run_wmsim(out, args);
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = MALLOC_CHECK((size_t)n + 1);
+    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static int files_equal(const char *a, const char *b) {
+    size_t na, nb;
+    uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+    int same = na == nb && memcmp(x, y, na) == 0;
+    free(x), free(y);
+    return same;
+}
+
+/* The same seed gives the same generated video and log, byte for byte; the
+ * policy sees the world model's frames (the tokenizer's 32x16). */
+START_TEST(generative_run_is_deterministic) {
+    char *dir = test_tmpdir(), *out;
+    char va[4200], vb[4200], vc[4200], la[4300], lb[4300];
+    join(va, sizeof va, dir, "a.mkv");
+    join(vb, sizeof vb, dir, "b.mkv");
+    join(vc, sizeof vc, dir, "c.mkv");
+    const char *spec = self_spec("good");
+    int rc = run_generative(&out, dir, "a", spec, "3", "--video", va);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    rc = run_generative(&out, dir, "b", spec, "3", "--video", vb);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    rc = run_generative(&out, dir, "c", spec, "4", "--video", vc);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    join(la, sizeof la, dir, "a/episode.log");
+    join(lb, sizeof lb, dir, "b/episode.log");
+    ck_assert(files_equal(va, vb));
+    ck_assert(files_equal(la, lb));
+    ck_assert(!files_equal(va, vc)); /* sampling at temperature 1 follows the episode seed */
+    char *show;
+    ck_assert_int_eq(run_wmsim(&show, (const char *[]){"log", "show", la, NULL}), 0);
+    ck_assert_msg(strstr(show, "32x16 frame, limits") != NULL, "%s", show);
+    free(show);
+    /* Side by side: oracle and world model, each at the tokenizer's size. */
+    char vs[4200];
+    join(vs, sizeof vs, dir, "s.mp4");
+    rc = run_generative(&out, dir, "s", "expert", "3", "--video", vs);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    rc = run_generative(&out, dir, "s", "expert", "3", "--side-by-side", "--video");
+    ck_assert_int_eq(rc, 2); /* --video lacks its value */
+    free(out);
+    char *args_out;
+    const char *sbs[] = {"run", src_path("scenarios/examples/guard_stop_proceed.pbtxt"), "--frames", "worldmodel",
+                         "--model", wm_dyn, "--tokenizer", wm_tok, "--side-by-side", "--video", vs, "--out", dir,
+                         "--quiet", NULL};
+    ck_assert_int_eq(run_wmsim(&args_out, sbs), 0);
+    free(args_out);
+    video_reader *vr;
+    wm_error err;
+    ck_assert_msg(video_reader_open(&vr, vs, &err) == 0, "%s", err.msg);
+    image frame = {0};
+    ck_assert_int_eq(video_reader_next(vr, &frame, &err), 1);
+    ck_assert_int_eq(frame.width, 64);
+    ck_assert_int_eq(frame.height, 16);
+    image_free(&frame);
+    video_reader_close(vr);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(generative_run_errors) {
+    char *out;
+    const char *scen = src_path("scenarios/examples/cut_in.pbtxt");
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", scen, "--frames", "dreams", NULL}), 2);
+    ck_assert_msg(strstr(out, "wmsim: --frames: expected oracle or worldmodel, got 'dreams'") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", scen, "--side-by-side", NULL}), 2);
+    ck_assert_msg(strstr(out, "wmsim: run: --side-by-side needs --frames worldmodel") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", scen, "--frames", "worldmodel", "--model",
+                                                      "/nonexistent/d.wmck", "--quiet", NULL}),
+                     1);
+    ck_assert_msg(strstr(out, "wmsim: camera_feed: /nonexistent/d.wmck: cannot open: No such file or directory") != NULL,
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
+static Suite *closed_loop_suite(void) {
+    Suite *s = suite_create("closed_loop");
+    TCase *tc = tcase_create("exec");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, exec_policy_drives_a_whole_episode);
+    tcase_add_test(tc, crashing_policy);
+    tcase_add_test(tc, hanging_policy_times_out);
+    tcase_add_test(tc, policy_that_exits_early);
+    tcase_add_test(tc, policy_that_closes_its_output);
+    tcase_add_test(tc, policy_sending_garbage);
+    tcase_add_test(tc, policy_announcing_a_gigabyte);
+    tcase_add_test(tc, policy_answering_the_wrong_step);
+    tcase_add_test(tc, policy_leaving_out_steer);
+    tcase_add_test(tc, policy_answering_out_of_range);
+    tcase_add_test(tc, policy_that_cannot_start);
+    tcase_add_test(tc, bad_policy_options);
+    tcase_add_test(tc, batch_goes_on_after_a_crash);
+    tcase_add_test(tc, frames_policy_needs_a_feed);
+    suite_add_tcase(s, tc);
+    TCase *tu = tcase_create("unix");
+    tcase_set_timeout(tu, 120);
+    tcase_add_test(tu, unix_policy_server);
+    tcase_add_test(tu, unix_policy_errors);
+    suite_add_tcase(s, tu);
+    TCase *tk = tcase_create("clients");
+    tcase_set_timeout(tk, 120);
+    tcase_add_test(tk, python_example_policy);
+    tcase_add_test(tk, c_library_example_policy);
+    tcase_add_test(tk, library_that_cannot_load);
+    suite_add_tcase(s, tk);
+    TCase *tw = tcase_create("worldmodel");
+    tcase_set_timeout(tw, 300);
+    tcase_add_unchecked_fixture(tw, make_world_model, free_world_model);
+    tcase_add_test(tw, generative_run_is_deterministic);
+    tcase_add_test(tw, generative_run_errors);
+    suite_add_tcase(s, tw);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--as-policy") == 0) return as_policy(argv[2]);
+    return run_suite(closed_loop_suite());
+}
