@@ -11,6 +11,7 @@
 #   make tokenizer  train the shipped tokenizer on it (models/tokenizer.wmck)
 #   make dynamics   train the shipped dynamics model on it (models/dynamics.wmck)
 #   make estimator  train the shipped inverse-dynamics estimator on it (models/estimator.wmck)
+#   make vla        train the shipped camera-based baseline policy (models/vla-tiny.wmck)
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
@@ -79,7 +80,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset tokenizer estimator \
-  dynamics
+  dynamics vla
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -243,6 +244,17 @@ dynamics: all
 	cp $(DYNAMICS_RUN)/dynamics.wmck models/dynamics.wmck
 	cp $(DYNAMICS_RUN)/dynamics.wmck.csv models/dynamics.csv
 	cp $(DYNAMICS_RUN)/dynamics.wmck.png models/dynamics.png
+
+# The shipped camera-based baseline policy vla-tiny: behaviour cloning of the
+# expert with DAgger on variations of the example scenarios (no training set
+# needed: it drives its own episodes); models/README.md records this
+# command's output. A run restarts from scratch.
+VLA_RUN ?= out/vla
+vla: all
+	@mkdir -p $(VLA_RUN)
+	$(BIN) vla train --scenarios scenarios/examples --out $(VLA_RUN)/vla-tiny.wmck
+	cp $(VLA_RUN)/vla-tiny.wmck models/vla-tiny.wmck
+	cp $(VLA_RUN)/vla-tiny.wmck.csv models/vla-tiny.csv
 
 # docs/contact_sheet.png, shown in the README: look at it after renderer changes.
 contact-sheet: check-deps $(BUILD)/tools/contact_sheet

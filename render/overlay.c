@@ -416,3 +416,14 @@ int overlay_side_by_side(const image *frames, const char *const *labels, int n, 
     }
     return 0;
 }
+
+void overlay_caption(const image *frame, const char *text, image *out) {
+    const int w = frame->width, h = frame->height, s = OVERLAY_SCALE(w), band = 10 * s;
+    image_init(out, w, h + band);
+    memcpy(out->rgb, frame->rgb, 3 * (size_t)w * h);
+    fill_rect(out, 0, h, w, h + band, LABEL_BOX);
+    if (!text || !text[0]) return;
+    char *cut = fit_text(text, w - 4 * s, s);
+    font_draw(out, 2 * s, h + s, cut, s, WHITE);
+    free(cut);
+}

@@ -84,4 +84,10 @@ void overlay_bev(image *img, const sim_world *w, const double (*past_xy)[2], int
  * is wrong, e.g. "side-by-side: frame 2 is 64x32, frame 0 is 128x64". */
 int overlay_side_by_side(const image *frames, const char *const *labels, int n, image *out, wm_error *err);
 
+/* frame with a caption band of 10s rows below it (out: allocated here, W x
+ * (H + 10s)): text (may be NULL or empty: the band stays blank) in white
+ * at (2s, H + s) on the near-black label colour, cut with "…" to the
+ * width. For the policy's reasoning under each video frame. */
+void overlay_caption(const image *frame, const char *text, image *out);
+
 #endif

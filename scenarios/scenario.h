@@ -268,6 +268,13 @@ scenario_camera scenario_camera_from_msg(const struct Wmsim__Camera *m); /* NULL
  * Variation 0 leaves sc as written. */
 void scenario_vary(scenario *sc, int variation);
 
+/* Appends the scenario files path names to *list (*n of them so far): the
+ * file itself, or a folder's *.pbtxt and *.pb files sorted by name (so a
+ * suite's order never depends on the directory's). Errors: "PATH: No such
+ * file or directory", "PATH: no scenario files (*.pbtxt, *.pb)". */
+int scenario_files_add(const char *path, char ***list, int *n, wm_error *err);
+void scenario_files_free(char **list, int n);
+
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
 const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */
 

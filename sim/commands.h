@@ -15,5 +15,9 @@ int cmd_worldmodel_estimator(int argc, char **argv);
 int cmd_worldmodel_eval(int argc, char **argv);
 /* wmsim dream: the world model open loop, context + actions -> video (sim/cmd_dream.c) */
 int cmd_dream(int argc, char **argv);
+/* wmsim agreement: every episode of a suite in the oracle and the generative loop, compared (sim/cmd_agreement.c) */
+int cmd_agreement(int argc, char **argv);
+/* wmsim vla train|eval: the camera-based baseline policy vla-tiny (sim/cmd_vla.c) */
+int cmd_vla(int argc, char **argv);
 
 #endif

@@ -57,7 +57,7 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
     if (feed_frame(cfg, w, NULL, &frame, res, err)) goto feed_failed;
     if (cfg->pol->reset(cfg->pol, w, &perr)) policy_failure(res, w, perr.msg), running = 0;
 
-    if (cfg->observe && cfg->observe(&(episode_frame){w, NULL, &res->m, frame, cfg->feed}, cfg->observe_ctx)) {
+    if (cfg->observe && cfg->observe(&(episode_frame){w, NULL, &res->m, frame, cfg->feed, NULL}, cfg->observe_ctx)) {
         snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
         running = 0;
     }
@@ -105,7 +105,7 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             for (int i = n_before; i < res->m.n_reasons; i++) memcpy(extra[n_extra++], res->m.reasons[i], METRICS_REASON_LEN);
             episode_log_write_step(&lw, w, &cmd, reasoning, extra, n_extra);
         }
-        if (cfg->observe && cfg->observe(&(episode_frame){w, &cmd, &res->m, frame, cfg->feed}, cfg->observe_ctx)) {
+        if (cfg->observe && cfg->observe(&(episode_frame){w, &cmd, &res->m, frame, cfg->feed, reasoning}, cfg->observe_ctx)) {
             snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");
             break;
         }

@@ -27,6 +27,7 @@ typedef struct {
     const metrics *m;
     const image *camera;      /* NULL without a feed */
     const camera_feed *feed;  /* NULL without a feed */
+    const char *reasoning;    /* the policy's reasoning with command; NULL before the first step */
 } episode_frame;
 
 typedef struct {

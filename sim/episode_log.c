@@ -321,7 +321,9 @@ static int replay_record(const Wmsim__LogRecord *rec, void *ctx) {
         action cmd = step->command ? (action){step->command->accel, step->command->brake, step->command->steer}
                                    : st->w->ego.applied;
         st->info->steps = st->w->step;
-        if (st->observe && st->observe(&(episode_frame){.w = st->w, .command = &cmd, .m = &st->m}, st->ctx)) return st->info->stopped = 1;
+        if (st->observe && st->observe(&(episode_frame){.w = st->w, .command = &cmd, .m = &st->m, .reasoning = step->reasoning},
+                                       st->ctx))
+            return st->info->stopped = 1;
         return 0;
     }
     case WMSIM__LOG_RECORD__RECORD_SUMMARY:

@@ -29,9 +29,11 @@ int policy_create(const char *spec, const policy_options *o, policy *pol, wm_err
     else if (has_prefix(spec, "exec:")) return policy_exec_create(spec + 5, o, pol, err);
     else if (has_prefix(spec, "unix:")) return policy_unix_create(spec + 5, o, pol, err);
     else if (has_prefix(spec, "lib:")) return policy_lib_create(spec + 4, pol, err);
+    else if (strcmp(spec, "vla-tiny") == 0) return policy_vla_create(POLICY_VLA_TINY_PATH, pol, err);
+    else if (has_prefix(spec, "vla:")) return policy_vla_create(spec + 4, pol, err);
     else
-        return wm_fail(err, "--policy: unknown policy '%s' (known: expert, cruise, exec:CMD ARGS, unix:PATH, "
-                            "lib:PATH.so ARGS)", spec);
+        return wm_fail(err, "--policy: unknown policy '%s' (known: expert, cruise, vla-tiny, vla:PATH.wmck, exec:CMD ARGS, "
+                            "unix:PATH, lib:PATH.so ARGS)", spec);
     return 0;
 }
 

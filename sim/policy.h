@@ -10,7 +10,9 @@
  * Built-in policies ("expert", "cruise") are privileged: they read the
  * symbolic world through obs->world. Policies that see only pixels set
  * sees_frames, get the camera frame in obs->frame and must not touch
- * obs->world. External policies (the policy under test lives outside
+ * obs->world: "vla-tiny" (the project's camera-based baseline,
+ * POLICY_VLA_TINY_PATH) or "vla:PATH.wmck" (another vla checkpoint,
+ * worldmodel/vla.h). External policies (the policy under test lives outside
  * wmsim) are specs:
  *     exec:CMD ARGS...   a process spawned without a shell (ARGS split at
  *                        spaces, no quoting), speaking sim/policy_protocol.proto
@@ -88,5 +90,9 @@ void policy_explore_wrap(policy *inner, uint64_t seed, policy *out);
 int policy_exec_create(const char *cmdline, const policy_options *o, policy *pol, wm_error *err);
 int policy_unix_create(const char *path, const policy_options *o, policy *pol, wm_error *err);
 int policy_lib_create(const char *path_and_args, policy *pol, wm_error *err);
+
+#define POLICY_VLA_TINY_PATH "models/vla-tiny.wmck"
+/* A vla checkpoint as a policy (sim/policy_vla.c); errors name the file. */
+int policy_vla_create(const char *path, policy *pol, wm_error *err);
 
 #endif

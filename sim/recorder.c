@@ -18,6 +18,7 @@ struct recorder {
     renderer r;
     video_writer *video;
     image side_by_side;     /* RECORDER_VIEW_SIDE_BY_SIDE: the frame written */
+    image captioned;        /* with o.reasoning: the frame written */
     int frames;
     double past[RECORDER_PAST][2];
     int n_past;
@@ -30,8 +31,9 @@ int recorder_open(recorder **out, const recorder_options *o, wm_error *err) {
     if (renderer_init(&rec->r, &o->cp, o->supersample, err)) return free(rec), -1;
     if (o->frames_dir && dir_create(o->frames_dir, err)) return recorder_abort(rec), -1;
     int width = o->view == RECORDER_VIEW_SIDE_BY_SIDE ? 2 * o->cp.width : o->cp.width;
+    int height = o->cp.height + (o->reasoning ? 10 * OVERLAY_SCALE(width) : 0);
     if (o->video_path &&
-        video_writer_open(&rec->video, o->video_path, width, o->cp.height, (int)llround(1.0 / SIM_DT), o->codec, err))
+        video_writer_open(&rec->video, o->video_path, width, height, (int)llround(1.0 / SIM_DT), o->codec, err))
         return recorder_abort(rec), -1;
     *out = rec;
     return 0;
@@ -118,6 +120,11 @@ int recorder_add(recorder *rec, const episode_frame *f, wm_error *err) {
                       .label = rec->o.label};
         overlay_hud(img, &h);
     }
+    if (rec->o.reasoning) {
+        image_free(&rec->captioned);
+        overlay_caption(img, f->reasoning, &rec->captioned);
+        img = &rec->captioned;
+    }
     if (rec->video && video_writer_add(rec->video, img, err)) return -1;
     if (rec->o.frames_dir) {
         char path[4200];
@@ -141,7 +148,7 @@ int recorder_frames(const recorder *rec) { return rec->frames; }
 int recorder_close(recorder *rec, wm_error *err) {
     int rc = rec->video ? video_writer_close(rec->video, err) : 0;
     renderer_free(&rec->r);
-    image_free(&rec->side_by_side);
+    image_free(&rec->side_by_side), image_free(&rec->captioned);
     free(rec);
     return rc;
 }
@@ -150,6 +157,6 @@ void recorder_abort(recorder *rec) {
     if (!rec) return;
     if (rec->video) video_writer_abort(rec->video);
     renderer_free(&rec->r);
-    image_free(&rec->side_by_side);
+    image_free(&rec->side_by_side), image_free(&rec->captioned);
     free(rec);
 }

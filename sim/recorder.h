@@ -37,6 +37,7 @@ typedef struct {
     const char *label;      /* shown in the HUD, e.g. the policy's name */
     recorder_view view;
     const char *feed_label; /* side by side: the feed's label, e.g. "world model" */
+    int reasoning;          /* a caption band below each picture with the policy's reasoning */
 } recorder_options;
 
 typedef struct recorder recorder;

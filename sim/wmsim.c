@@ -44,13 +44,16 @@ static const char USAGE[] =
     "  worldmodel tokenize|train|eval|estimator  token shards, the dynamics model, its evaluation, the\n"
     "                        inverse-dynamics estimator (see wmsim worldmodel --help)\n"
     "  dream                 the world model open loop: context + actions -> video (see wmsim dream --help)\n"
+    "  agreement             every episode of a suite in the oracle and the generative loop, compared\n"
+    "  vla train|eval        the camera-based baseline policy vla-tiny (see wmsim vla --help)\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
 static const char RUN_USAGE[] =
     "usage: wmsim run SCENARIO [--policy P] [--seed N] [--out DIR] [--quiet]\n"
     "                          [--frames oracle|worldmodel] [WORLD MODEL] [POLICY LIMITS]\n"
-    "                          [--video FILE] [--png DIR] [--side-by-side] [--hud] [--bev] [CAMERA]\n"
+    "                          [--video FILE] [--png DIR] [--side-by-side] [--hud] [--bev] [--reasoning]\n"
+    "                          [CAMERA]\n"
     "\n"
     "Runs SCENARIO (.pbtxt or .pb) in closed loop at 10 Hz against a policy and\n"
     "scores it. Writes DIR/result.json (metrics, score, pass/fail, failure\n"
@@ -79,6 +82,7 @@ static const char RUN_USAGE[] =
     "               frames; without it the pictures show what the policy saw\n"
     "  --hud        overlay speed, actions, gesture ahead, time and score\n"
     "  --bev        overlay a bird's-eye view with past and planned path\n"
+    "  --reasoning  a caption band under each picture with the policy's reasoning\n"
     "%s"
     "world model (--frames worldmodel):\n"
     "  --model M.wmck       the dynamics model (default models/dynamics.wmck)\n"
@@ -127,7 +131,7 @@ static const char RENDER_USAGE[] =
     "%s";
 
 static const char REPLAY_USAGE[] =
-    "usage: wmsim replay LOG [--video FILE] [--png DIR] [--hud] [--bev] [CAMERA]\n"
+    "usage: wmsim replay LOG [--video FILE] [--png DIR] [--hud] [--bev] [--reasoning] [CAMERA]\n"
     "\n"
     "Rebuilds a logged episode from LOG alone (its embedded scenario, seed and\n"
     "every step's states), re-renders it without running the policy, and\n"
@@ -174,9 +178,6 @@ static int usage_error(const char *usage, const char *fmt, const char *arg) {
 
 
 
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 
 /* Picture options shared by run, render and replay: the camera (applied over
@@ -185,7 +186,7 @@ typedef struct {
     int width, height, supersample;           /* 0: the scenario's / 1 */
     double hfov, pitch, mount_height;          /* NAN: the scenario's */
     const char *video, *frames_dir, *codec;
-    int hud, bev, semantic;
+    int hud, bev, semantic, reasoning;
 } picture_options;
 
 static picture_options picture_options_default(void) {
@@ -201,6 +202,7 @@ static int parse_picture_option(int argc, char **argv, int *i, picture_options *
     if (strcmp(a, "--hud") == 0) return po->hud = 1;
     if (strcmp(a, "--bev") == 0) return po->bev = 1;
     if (strcmp(a, "--semantic") == 0) return po->semantic = 1;
+    if (strcmp(a, "--reasoning") == 0) return po->reasoning = 1;
     if (!has_value) return 0;
     const char *v = argv[*i + 1];
     if (strcmp(a, "--video") == 0) po->video = v;
@@ -342,7 +344,7 @@ static int loop_recorder(const picture_options *po, const loop_options *lo, cons
     if (!po->video && !po->frames_dir) return 0;
     recorder_options ro = {.supersample = po->supersample, .video_path = po->video, .frames_dir = po->frames_dir,
                            .semantic = po->semantic, .hud = po->hud, .bev = po->bev, .label = label,
-                           .feed_label = "world model"};
+                           .feed_label = "world model", .reasoning = po->reasoning};
     if (picture_camera(po, sc, &ro.cp, err) || video_codec_parse(po->codec, &ro.codec, err)) return -1;
     if (lo && feed && lo->feed.kind == CAMERA_FEED_WORLDMODEL) {
         ro.cp = *camera_feed_camera(feed);
@@ -481,7 +483,7 @@ static int cmd_render(int argc, char **argv) {
         }
         int taken = parse_picture_option(argc, argv, &i, &po, RENDER_USAGE);
         if (taken == 2) return 2;
-        if (taken && (po.video || po.frames_dir || po.hud || po.bev))
+        if (taken && (po.video || po.frames_dir || po.hud || po.bev || po.reasoning))
             return usage_error(RENDER_USAGE, "render: '%s' belongs to run and replay", a);
         if (taken) continue;
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];
@@ -627,33 +629,6 @@ static int cmd_log(int argc, char **argv) {
     return 0;
 }
 
-/* A folder stands for its scenario files, sorted so the clip set does not
- * depend on the directory's order. */
-static int add_scenarios(const char *path, char ***list, int *n, wm_error *err) {
-    DIR *d = opendir(path);
-    if (!d) {
-        if (errno != ENOTDIR) return wm_fail(err, "%s: %s", path, strerror(errno));
-        *list = REALLOC_CHECK(*list, (size_t)*n + 1, sizeof **list);
-        (*list)[(*n)++] = STRDUP_CHECK(path);
-        return 0;
-    }
-    int first = *n;
-    for (struct dirent *e; (e = readdir(d));) {
-        size_t len = strlen(e->d_name);
-        int text = len > 6 && strcmp(e->d_name + len - 6, ".pbtxt") == 0;
-        int binary = len > 3 && strcmp(e->d_name + len - 3, ".pb") == 0;
-        if (!text && !binary) continue;
-        char full[4096];
-        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
-        *list = REALLOC_CHECK(*list, (size_t)*n + 1, sizeof **list);
-        (*list)[(*n)++] = STRDUP_CHECK(full);
-    }
-    closedir(d);
-    qsort(*list + first, (size_t)(*n - first), sizeof **list, compare_strings);
-    if (*n == first) return wm_fail(err, "%s: no scenario files (*.pbtxt, *.pb)", path);
-    return 0;
-}
-
 static int cmd_clips_generate(int argc, char **argv) {
     clips_config cfg = {.variations = 1, .policy = "expert", .jobs = 1, .progress = isatty(2)};
     char **paths = NULL;
@@ -665,7 +640,7 @@ static int cmd_clips_generate(int argc, char **argv) {
         double x;
         if (strcmp(a, "--scenarios") == 0 && has_value) {
             while (i + 1 < argc && argv[i + 1][0] != '-')
-                if (add_scenarios(argv[++i], &paths, &n_paths, &err)) {
+                if (scenario_files_add(argv[++i], &paths, &n_paths, &err)) {
                     fprintf(stderr, "wmsim: %s\n", err.msg);
                     rc = 1;
                     goto done;
@@ -709,8 +684,7 @@ static int cmd_clips_generate(int argc, char **argv) {
                cfg.out_dir, rep.written, rep.frames, rep.elapsed_s, rep.kept);
     rc = 0;
 done:
-    for (int i = 0; i < n_paths; i++) free(paths[i]);
-    free(paths);
+    scenario_files_free(paths, n_paths);
     return rc;
 }
 
@@ -806,5 +780,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenizer") == 0) return cmd_tokenizer(argc - 2, argv + 2);
     if (strcmp(cmd, "worldmodel") == 0) return cmd_worldmodel(argc - 2, argv + 2);
     if (strcmp(cmd, "dream") == 0) return cmd_dream(argc - 2, argv + 2);
+    if (strcmp(cmd, "agreement") == 0) return cmd_agreement(argc - 2, argv + 2);
+    if (strcmp(cmd, "vla") == 0) return cmd_vla(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

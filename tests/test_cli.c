@@ -222,7 +222,7 @@ START_TEST(bad_input_fails_without_losing_results) {
     ck_assert_str_eq(out, "/nonexistent.pbtxt: cannot open: No such file or directory\n");
     free(out);
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", example("cut_in.pbtxt"), "--policy", "genius", NULL}), 1);
-    ck_assert_ptr_nonnull(strstr(out, "wmsim: --policy: unknown policy 'genius' (known: expert, cruise, exec:CMD ARGS, unix:PATH, lib:PATH.so ARGS)"));
+    ck_assert_ptr_nonnull(strstr(out, "wmsim: --policy: unknown policy 'genius' (known: expert, cruise, vla-tiny, vla:PATH.wmck, exec:CMD ARGS, unix:PATH, lib:PATH.so ARGS)"));
     free(out);
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", example("cut_in.pbtxt"), "--seed", "-3", NULL}), 2);
     ck_assert_ptr_nonnull(strstr(out, "wmsim: --seed: not a non-negative integer: '-3'"));

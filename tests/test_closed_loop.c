@@ -311,6 +311,50 @@ START_TEST(bad_policy_options) {
 }
 END_TEST
 
+/* --reasoning: a caption band under each frame with the reasoning of the
+ * action that led to it (none under the first), the same in the replay. */
+START_TEST(reasoning_caption_in_run_and_replay) {
+    char *dir = test_tmpdir(), *out;
+    char run_png[4200], replay_png[4200], out_dir[4200], log[4300];
+    join(run_png, sizeof run_png, dir, "run_png");
+    join(replay_png, sizeof replay_png, dir, "replay_png");
+    join(out_dir, sizeof out_dir, dir, "run");
+    join(log, sizeof log, out_dir, "episode.log");
+    int rc = run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", self_spec("good"), "--out",
+                                              out_dir, "--png", run_png, "--reasoning", "--quiet", NULL});
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    rc = run_wmsim(&out, (const char *[]){"replay", log, "--png", replay_png, "--reasoning", NULL});
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    image first, later, replayed;
+    wm_error err;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/frame_00000.png", run_png);
+    ck_assert_msg(image_read_png(path, &first, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/frame_00005.png", run_png);
+    ck_assert_msg(image_read_png(path, &later, &err) == 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/frame_00005.png", replay_png);
+    ck_assert_msg(image_read_png(path, &replayed, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(first.width, 128);
+    ck_assert_int_eq(first.height, 64 + 10);
+    /* The band: uniform under the first frame, text under later ones. */
+    int distinct_first = 0, distinct_later = 0;
+    for (int y = 64; y < 74; y++)
+        for (int x = 0; x < 128; x++) {
+            size_t i = 3 * ((size_t)y * 128 + x);
+            distinct_first += memcmp(first.rgb + i, first.rgb + 3 * (size_t)64 * 128, 3) != 0;
+            distinct_later += memcmp(later.rgb + i, later.rgb + 3 * (size_t)64 * 128, 3) != 0;
+        }
+    ck_assert_int_eq(distinct_first, 0);
+    ck_assert_int_gt(distinct_later, 20);
+    ck_assert(memcmp(later.rgb, replayed.rgb, (size_t)128 * 74 * 3) == 0);
+    image_free(&first), image_free(&later), image_free(&replayed);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 /* One failed episode does not spoil the next: the process that crashed in
  * episode 1 is started again for episode 2, which runs to its end. */
 START_TEST(batch_goes_on_after_a_crash) {
@@ -629,6 +673,7 @@ static Suite *closed_loop_suite(void) {
     tcase_add_test(tc, bad_policy_options);
     tcase_add_test(tc, batch_goes_on_after_a_crash);
     tcase_add_test(tc, frames_policy_needs_a_feed);
+    tcase_add_test(tc, reasoning_caption_in_run_and_replay);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("unix");
     tcase_set_timeout(tu, 120);

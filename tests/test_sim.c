@@ -500,7 +500,7 @@ START_TEST(unknown_policy_is_an_error) {
     policy pol;
     wm_error err;
     ck_assert_int_eq(policy_create("genius", NULL, &pol, &err), -1);
-    ck_assert_str_eq(err.msg, "--policy: unknown policy 'genius' (known: expert, cruise, exec:CMD ARGS, unix:PATH, lib:PATH.so ARGS)");
+    ck_assert_str_eq(err.msg, "--policy: unknown policy 'genius' (known: expert, cruise, vla-tiny, vla:PATH.wmck, exec:CMD ARGS, unix:PATH, lib:PATH.so ARGS)");
 }
 END_TEST
 

@@ -91,6 +91,7 @@ const char *ckpt_model_type_name(int32_t model_type) {
     case CKPT_MODEL_TOKENIZER: return "tokenizer";
     case CKPT_MODEL_DYNAMICS: return "dynamics";
     case CKPT_MODEL_ESTIMATOR: return "estimator";
+    case CKPT_MODEL_VLA: return "vla";
     default: return "unknown";
     }
 }

@@ -45,6 +45,7 @@
 #define CKPT_MODEL_TOKENIZER 1
 #define CKPT_MODEL_DYNAMICS 2
 #define CKPT_MODEL_ESTIMATOR 3 /* the inverse-dynamics estimator (worldmodel/estimator.h) */
+#define CKPT_MODEL_VLA 4       /* the camera-based driving policy vla-tiny (worldmodel/vla.h) */
 
 /* Header slot 4: the tensors' element type. */
 #define CKPT_DTYPE_F32 0

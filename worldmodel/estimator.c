@@ -14,9 +14,9 @@
 #include "core/check.h"
 
 estimator_config estimator_config_default(void) {
-    return (estimator_config){.width = 128, .height = 64, .stages = 5, .channels = 16,
+    return (estimator_config){.width = 128, .height = 64, .inputs = ESTIMATOR_INPUTS, .stages = 5, .channels = 16,
                               .channel_mult = {1, 2, 4, 4, 4, 4}, .groups = 4, .hidden = 128,
-                              .speed_scale = 10.0f, .yaw_scale = 0.1f};
+                              .outputs = ESTIMATOR_OUTPUTS, .speed_scale = 10.0f, .yaw_scale = 0.1f};
 }
 
 estimator_train_params estimator_train_params_default(void) {
@@ -38,6 +38,9 @@ int estimator_config_check(const estimator_config *cfg, wm_error *err) {
         cfg->height > 960)
         return wm_fail(err, "estimator: frame %dx%d is not a multiple of %d up to 1920x960", cfg->width, cfg->height,
                        m);
+    if (cfg->inputs < 1 || cfg->inputs > 64) return wm_fail(err, "estimator: inputs %d outside [1, 64]", cfg->inputs);
+    if (cfg->outputs < 1 || cfg->outputs > 64)
+        return wm_fail(err, "estimator: outputs %d outside [1, 64]", cfg->outputs);
     if (cfg->channels < 1 || cfg->channels > 512)
         return wm_fail(err, "estimator: channels %d outside [1, 512]", cfg->channels);
     if (cfg->groups < 0) return wm_fail(err, "estimator: groups %d below 0", cfg->groups);
@@ -111,7 +114,7 @@ static void add_linear(seq_builder *sb, const char *name, int co) {
 
 static void build(estimator *est, size_t *n_params, size_t *n_stats) {
     const estimator_config *cfg = &est->cfg;
-    seq_builder sb = {est, ESTIMATOR_INPUTS, cfg->height, cfg->width, 0, 0};
+    seq_builder sb = {est, cfg->inputs, cfg->height, cfg->width, 0, 0};
     char name[32];
     for (int s = 0; s < cfg->stages; s++) {
         snprintf(name, sizeof name, "conv.%d", s);
@@ -122,7 +125,7 @@ static void build(estimator *est, size_t *n_params, size_t *n_stats) {
     }
     add_linear(&sb, "fc.0", cfg->hidden);
     add_silu(&sb, "act.fc");
-    add_linear(&sb, "fc.1", ESTIMATOR_OUTPUTS);
+    add_linear(&sb, "fc.1", cfg->outputs);
     *n_params = sb.params, *n_stats = sb.stats;
 }
 
@@ -163,7 +166,7 @@ int estimator_init(estimator *est, const estimator_config *cfg, int max_batch, u
     /* The arena: every layer's output, the scaled input, targets and the
      * loss gradient, two gradient buffers as large as the largest
      * activation, im2col scratch, group-norm statistics. */
-    const size_t B = (size_t)max_batch, img = (size_t)ESTIMATOR_INPUTS * cfg->width * cfg->height;
+    const size_t B = (size_t)max_batch, img = (size_t)cfg->inputs * cfg->width * cfg->height;
     size_t largest = img, scratch = 0, total = 0;
     for (int i = 0; i < est->n_layers; i++) {
         const estimator_layer *L = &est->layers[i];
@@ -174,13 +177,13 @@ int estimator_init(estimator *est, const estimator_config *cfg, int max_batch, u
             if (s > scratch) scratch = s;
         }
     }
-    total += B * img + 2 * B * ESTIMATOR_OUTPUTS + 2 * B * largest + scratch + 2 * B * n_stats;
+    total += B * img + 2 * B * cfg->outputs + 2 * B * largest + scratch + 2 * B * n_stats;
     est->arena_floats = total;
     float *p = CALLOC_CHECK(total, sizeof(float));
     for (int i = 0; i < est->n_layers; i++) est->act[i] = p, p += B * out_floats(&est->layers[i]);
     est->x_in = p, p += B * img;
-    est->target = p, p += B * ESTIMATOR_OUTPUTS;
-    est->d_out = p, p += B * ESTIMATOR_OUTPUTS;
+    est->target = p, p += B * cfg->outputs;
+    est->d_out = p, p += B * cfg->outputs;
     est->d_a = p, p += B * largest;
     est->d_b = p, p += B * largest;
     est->scratch = p, p += scratch;
@@ -246,7 +249,7 @@ static void forward_scaled(estimator *est, int B) {
 }
 
 static void scale_in(estimator *est, const float *x, int B) {
-    size_t n = (size_t)B * ESTIMATOR_INPUTS * est->cfg.width * est->cfg.height;
+    size_t n = (size_t)B * est->cfg.inputs * est->cfg.width * est->cfg.height;
     for (size_t i = 0; i < n; i++) est->x_in[i] = 2.0f * x[i] - 1.0f;
 }
 
@@ -284,12 +287,11 @@ static void batch_mae(const estimator *est, int B, double *speed, double *yaw) {
     *speed = s / B * est->cfg.speed_scale, *yaw = y / B * est->cfg.yaw_scale;
 }
 
-float estimator_gradients(estimator *est, const float *x, const float *speed, const float *yaw_rate, int B,
-                          estimator_step_stats *stats) {
-    scale_in(est, x, B);
-    set_targets(est, speed, yaw_rate, B);
+/* The MSE of the outputs against est->target for the input in est->x_in,
+ * and its gradients in est->grads (written, not added). */
+static float gradients_in_place(estimator *est, int B) {
     forward_scaled(est, B);
-    float loss = mse_loss(outputs(est), est->target, (size_t)B * ESTIMATOR_OUTPUTS, est->d_out);
+    float loss = mse_loss(outputs(est), est->target, (size_t)B * est->cfg.outputs, est->d_out);
     memset(est->grads, 0, est->n_params * sizeof(float));
     /* Back through the sequence, ping-ponging between d_a and d_b; the first
      * layer's input gradient is not needed. */
@@ -306,6 +308,14 @@ float estimator_gradients(estimator *est, const float *x, const float *speed, co
         layer_backward(est, L, layer_input(est, i), dout, dinp, B);
         dout = dinp, next ^= 1;
     }
+    return loss;
+}
+
+float estimator_gradients(estimator *est, const float *x, const float *speed, const float *yaw_rate, int B,
+                          estimator_step_stats *stats) {
+    scale_in(est, x, B);
+    set_targets(est, speed, yaw_rate, B);
+    float loss = gradients_in_place(est, B);
     if (stats) {
         double sm, ym;
         batch_mae(est, B, &sm, &ym);
@@ -314,17 +324,43 @@ float estimator_gradients(estimator *est, const float *x, const float *speed, co
     return loss;
 }
 
+/* Clipping and AdamW on est->grads; the loss, NaN when the gradient is not finite. */
+static float optimise(estimator *est, float loss, const estimator_train_params *hp, float lr, int step,
+                      float *grad_norm) {
+    float max_norm = hp->clip_norm > 0 ? hp->clip_norm : INFINITY;
+    *grad_norm = grad_clip_norm(est->grads, est->n_params, max_norm);
+    if (!isfinite(*grad_norm) || !isfinite(loss)) return isfinite(loss) ? NAN : loss;
+    adamw_params a = hp->adamw;
+    a.lr = lr;
+    adamw_update(est->params, est->grads, est->m, est->v, est->n_params, &a, step);
+    return loss;
+}
+
 float estimator_train_step(estimator *est, const float *x, const float *speed, const float *yaw_rate, int B,
                            const estimator_train_params *hp, float lr, int step, estimator_step_stats *stats) {
     estimator_step_stats local;
     estimator_step_stats *st = stats ? stats : &local;
     float loss = estimator_gradients(est, x, speed, yaw_rate, B, st);
-    float max_norm = hp->clip_norm > 0 ? hp->clip_norm : INFINITY;
-    st->grad_norm = grad_clip_norm(est->grads, est->n_params, max_norm);
-    if (!isfinite(st->grad_norm) || !isfinite(loss)) return isfinite(loss) ? NAN : loss;
-    adamw_params a = hp->adamw;
-    a.lr = lr;
-    adamw_update(est->params, est->grads, est->m, est->v, est->n_params, &a, step);
+    return optimise(est, loss, hp, lr, step, &st->grad_norm);
+}
+
+void estimator_forward_raw(estimator *est, const float *x, int B, float *out) {
+    memcpy(est->x_in, x, (size_t)B * est->cfg.inputs * est->cfg.width * est->cfg.height * sizeof(float));
+    forward_scaled(est, B);
+    memcpy(out, outputs(est), (size_t)B * est->cfg.outputs * sizeof(float));
+}
+
+float estimator_gradients_raw(estimator *est, const float *x, const float *target, int B) {
+    memcpy(est->x_in, x, (size_t)B * est->cfg.inputs * est->cfg.width * est->cfg.height * sizeof(float));
+    memcpy(est->target, target, (size_t)B * est->cfg.outputs * sizeof(float));
+    return gradients_in_place(est, B);
+}
+
+float estimator_train_step_raw(estimator *est, const float *x, const float *target, int B,
+                               const estimator_train_params *hp, float lr, int step, float *grad_norm) {
+    float loss = estimator_gradients_raw(est, x, target, B), norm;
+    loss = optimise(est, loss, hp, lr, step, &norm);
+    if (grad_norm) *grad_norm = norm;
     return loss;
 }
 
@@ -367,7 +403,8 @@ void estimator_evaluate(estimator *est, const float *x, const float *speed, cons
 /* Header config slots of an estimator model file (worldmodel/FORMAT.md). */
 enum {
     CFG_WIDTH, CFG_HEIGHT, CFG_STAGES, CFG_CHANNELS, CFG_MULT0, CFG_GROUPS = CFG_MULT0 + ESTIMATOR_MAX_STAGES,
-    CFG_HIDDEN, CFG_SPEED_SCALE, CFG_YAW_SCALE, CFG_ARCH
+    CFG_HIDDEN, CFG_SPEED_SCALE, CFG_YAW_SCALE, CFG_ARCH, CFG_INPUTS, CFG_OUTPUTS,
+    CFG_EXTRA0 /* ESTIMATOR_EXTRA_SLOTS slots of the model type built on the network (a VLA's) */
 };
 /* The layer sequence's version: a file of another one cannot be loaded
  * into this build's network. */
@@ -394,7 +431,8 @@ static int describe_tensors(const estimator *est, ckpt_tensor *t, float *block) 
     return n;
 }
 
-int estimator_save(const estimator *est, const char *path, uint64_t *checksum, wm_error *err) {
+int estimator_save_as(const estimator *est, const char *path, int32_t model_type,
+                      const int32_t extra[ESTIMATOR_EXTRA_SLOTS], uint64_t *checksum, wm_error *err) {
     const estimator_config *c = &est->cfg;
     int32_t config[CKPT_CONFIG_SLOTS] = {0};
     config[CFG_WIDTH] = c->width, config[CFG_HEIGHT] = c->height, config[CFG_STAGES] = c->stages;
@@ -404,21 +442,32 @@ int estimator_save(const estimator *est, const char *path, uint64_t *checksum, w
     config[CFG_SPEED_SCALE] = (int32_t)lrint((double)c->speed_scale * SCALE_UNITS);
     config[CFG_YAW_SCALE] = (int32_t)lrint((double)c->yaw_scale * SCALE_UNITS);
     config[CFG_ARCH] = ESTIMATOR_ARCH;
+    config[CFG_INPUTS] = c->inputs, config[CFG_OUTPUTS] = c->outputs;
+    for (int i = 0; extra && i < ESTIMATOR_EXTRA_SLOTS; i++) config[CFG_EXTRA0 + i] = extra[i];
     ckpt_tensor t[MAX_TENSORS];
     int n = describe_tensors(est, t, est->params);
-    return ckpt_write(path, CKPT_KIND_MODEL, CKPT_MODEL_ESTIMATOR, config, t, n, checksum, err);
+    return ckpt_write(path, CKPT_KIND_MODEL, model_type, config, t, n, checksum, err);
 }
 
-int estimator_load(estimator *est, const char *path, int max_batch, wm_error *err) {
+int estimator_save(const estimator *est, const char *path, uint64_t *checksum, wm_error *err) {
+    return estimator_save_as(est, path, CKPT_MODEL_ESTIMATOR, NULL, checksum, err);
+}
+
+int estimator_load_as(estimator *est, const char *path, int32_t model_type, int max_batch,
+                      int32_t extra[ESTIMATOR_EXTRA_SLOTS], wm_error *err) {
     memset(est, 0, sizeof *est);
     ckpt_info info;
-    if (ckpt_inspect(path, CKPT_KIND_MODEL, CKPT_MODEL_ESTIMATOR, &info, err)) return -1;
+    if (ckpt_inspect(path, CKPT_KIND_MODEL, model_type, &info, err)) return -1;
     const int32_t *k = info.config;
+    /* Files from before inputs and outputs were configurable hold 0 there: the estimator's 6 and 2. */
     estimator_config c = {.width = k[CFG_WIDTH], .height = k[CFG_HEIGHT], .stages = k[CFG_STAGES],
                           .channels = k[CFG_CHANNELS], .groups = k[CFG_GROUPS], .hidden = k[CFG_HIDDEN],
+                          .inputs = k[CFG_INPUTS] ? k[CFG_INPUTS] : ESTIMATOR_INPUTS,
+                          .outputs = k[CFG_OUTPUTS] ? k[CFG_OUTPUTS] : ESTIMATOR_OUTPUTS,
                           .speed_scale = (float)(k[CFG_SPEED_SCALE] / SCALE_UNITS),
                           .yaw_scale = (float)(k[CFG_YAW_SCALE] / SCALE_UNITS)};
     for (int s = 0; s < ESTIMATOR_MAX_STAGES; s++) c.channel_mult[s] = k[CFG_MULT0 + s];
+    for (int i = 0; extra && i < ESTIMATOR_EXTRA_SLOTS; i++) extra[i] = k[CFG_EXTRA0 + i];
     int arch = k[CFG_ARCH];
     ckpt_info_free(&info);
     if (arch != ESTIMATOR_ARCH)
@@ -427,11 +476,15 @@ int estimator_load(estimator *est, const char *path, int max_batch, wm_error *er
     if (estimator_init(est, &c, max_batch, 0, err)) return wm_error_prefix(err, "%s: ", path);
     ckpt_tensor t[MAX_TENSORS];
     int n = describe_tensors(est, t, est->params);
-    if (ckpt_read(path, CKPT_KIND_MODEL, CKPT_MODEL_ESTIMATOR, t, n, NULL, err)) {
+    if (ckpt_read(path, CKPT_KIND_MODEL, model_type, t, n, NULL, err)) {
         estimator_free(est);
         return -1;
     }
     return 0;
+}
+
+int estimator_load(estimator *est, const char *path, int max_batch, wm_error *err) {
+    return estimator_load_as(est, path, CKPT_MODEL_ESTIMATOR, max_batch, NULL, err);
 }
 
 /* Training state: the weights and the two moments as whole blocks. The

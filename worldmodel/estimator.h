@@ -62,11 +62,13 @@
 
 typedef struct {
     int width, height;   /* frame, pixels; multiples of 2^stages */
+    int inputs;          /* input channels: ESTIMATOR_INPUTS for the estimator */
     int stages;          /* stride-2 conv stages, 1..ESTIMATOR_MAX_STAGES */
     int channels;        /* c */
     int channel_mult[ESTIMATOR_MAX_STAGES]; /* stage s has c * mult[s] channels */
     int groups;          /* group-norm groups (divides every stage's width); 0: no group norm */
     int hidden;          /* the head's hidden width */
+    int outputs;         /* ESTIMATOR_OUTPUTS for the estimator */
     float speed_scale;   /* m/s per unit of the speed output */
     float yaw_scale;     /* rad/s per unit of the yaw-rate output */
 } estimator_config;
@@ -150,6 +152,16 @@ float estimator_gradients(estimator *est, const float *x, const float *speed, co
 float estimator_train_step(estimator *est, const float *x, const float *speed, const float *yaw_rate, int B,
                            const estimator_train_params *hp, float lr, int step, estimator_step_stats *stats);
 
+/* The network alone, for other models built on it (worldmodel/vla.h):
+ * x (B, inputs, H, W) as the first layer takes it (no scaling), outputs
+ * and targets (B, outputs) as the last layer gives them; the loss is their
+ * MSE. train_step_raw: gradients, clipping, AdamW (grad_norm may be NULL);
+ * the loss, NaN when the gradient is not finite (the weights then stay). */
+void estimator_forward_raw(estimator *est, const float *x, int B, float *out);
+float estimator_gradients_raw(estimator *est, const float *x, const float *target, int B);
+float estimator_train_step_raw(estimator *est, const float *x, const float *target, int B,
+                               const estimator_train_params *hp, float lr, int step, float *grad_norm);
+
 /* The motion over n >= 2 consecutive frames (n, 3, H, W) in [0, 1]:
  * speed[i], yaw_rate[i] of the transition from frame i to frame i + 1, for
  * i < n - 1; in batches of up to max_batch pairs. */
@@ -174,6 +186,13 @@ void estimator_evaluate(estimator *est, const float *x, const float *speed, cons
  * estimator of the same config. */
 int estimator_save(const estimator *est, const char *path, uint64_t *checksum, wm_error *err);
 int estimator_load(estimator *est, const char *path, int max_batch, wm_error *err);
+/* The same file layout under another model type, with ESTIMATOR_EXTRA_SLOTS
+ * config slots of that type's own (extra may be NULL: zeros / not read). */
+#define ESTIMATOR_EXTRA_SLOTS 8
+int estimator_save_as(const estimator *est, const char *path, int32_t model_type,
+                      const int32_t extra[ESTIMATOR_EXTRA_SLOTS], uint64_t *checksum, wm_error *err);
+int estimator_load_as(estimator *est, const char *path, int32_t model_type, int max_batch,
+                      int32_t extra[ESTIMATOR_EXTRA_SLOTS], wm_error *err);
 int estimator_save_state(const estimator *est, const char *path, const ckpt_train_progress *p, wm_error *err);
 int estimator_load_state(estimator *est, const char *path, ckpt_train_progress *p, wm_error *err);
 
