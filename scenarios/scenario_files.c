@@ -32,8 +32,8 @@ int scenario_files_add(const char *path, char ***list, int *n, wm_error *err) {
         (*list)[(*n)++] = STRDUP_CHECK(full);
     }
     closedir(d);
-    qsort(*list + first, (size_t)(*n - first), sizeof **list, compare_paths);
     if (*n == first) return wm_fail(err, "%s: no scenario files (*.pbtxt, *.pb)", path);
+    qsort(*list + first, (size_t)(*n - first), sizeof **list, compare_paths);
     return 0;
 }
 
