@@ -137,7 +137,7 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/sim/wmsim.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/numcheck.h $(LIB) $(GEN_H)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/testpolicy.h tests/numcheck.h $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"' -DWMSIM_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -DWMSIM_PYTHON='"$(PYTHON)"' $< $(LIB) $(LDFLAGS) $(CHECK_LDLIBS) $(LDLIBS) -o $@
 

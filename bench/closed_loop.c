@@ -62,25 +62,7 @@
 static const char *const scenario_paths[N_SCENARIOS] = {"scenarios/examples/guard_stop_proceed.pbtxt",
                                                          "scenarios/examples/cut_in.pbtxt"};
 
-/* Busy CPU seconds of the whole machine so far (/proc/stat), -1 if unknown. */
-static double machine_busy_s(void) {
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return -1.0;
-    unsigned long long v[8] = {0};
-    const int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                         &v[6], &v[7]);
-    fclose(f);
-    if (n < 7) return -1.0;
-    /* user nice system idle iowait irq softirq steal: all but idle, iowait */
-    const unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    return (double)busy / sysconf(_SC_CLK_TCK);
-}
 
-static double own_cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
-}
 
 /* What a configuration's timed episodes add up to. */
 typedef struct {

@@ -82,3 +82,61 @@ int cli_take_int_option(int argc, char **argv, int *i, const cli_int_option *opt
     }
     return 0;
 }
+
+camera_feed_options cli_loop_feed_default(void) {
+    camera_feed_options o = camera_feed_options_default();
+    o.model_path = CLI_DEFAULT_MODEL, o.tokenizer_path = CLI_DEFAULT_TOKENIZER;
+    return o;
+}
+
+const char CLI_LOOP_USAGE[] =
+    "world model (the generative loop):\n"
+    "  --model M.wmck       the dynamics model (default " CLI_DEFAULT_MODEL ")\n"
+    "  --tokenizer T.wmck   its tokenizer (default " CLI_DEFAULT_TOKENIZER ")\n"
+    "  --decode ar|parallel token by token, or a frame in --decode-steps passes (default parallel, 8)\n"
+    "  --temperature X      sampling temperature, 0: greedy (default 1)\n"
+    "  --guidance W         classifier-free guidance on the actions (default 1: none)\n"
+    "  --scene-slots on|off condition on the scene's actors (default on when the model has slots)\n"
+    "policy limits (exec: and unix:):\n"
+    "  --policy-timeout S   seconds an Action may take (default 5)\n"
+    "  --policy-startup S   seconds the first Action of a process may take (default 30)\n"
+    "  --policy-max-bytes N an Action's largest size (default 1048576)\n";
+
+int cli_take_loop_option(int argc, char **argv, int *i, camera_feed_options *feed, policy_options *limits,
+                         void (*print_usage)(FILE *f)) {
+    if (*i + 1 >= argc) return 0;
+    const char *a = argv[*i], *v = argv[*i + 1];
+    double x;
+    long n;
+    if (strcmp(a, "--model") == 0) feed->model_path = v;
+    else if (strcmp(a, "--tokenizer") == 0) feed->tokenizer_path = v;
+    else if (strcmp(a, "--decode") == 0) {
+        if (rollout_mode_parse(v, &feed->rp.mode))
+            return cli_usage_error(print_usage, "--decode: expected ar or parallel, got '%s'", v);
+    } else if (strcmp(a, "--decode-steps") == 0) {
+        if (cli_parse_long(v, 1, 100000, &n))
+            return cli_usage_error(print_usage, "--decode-steps: expected an integer >= 1, got '%s'", v);
+        feed->rp.steps = (int)n;
+    } else if (strcmp(a, "--scene-slots") == 0) {
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            return cli_usage_error(print_usage, "--scene-slots: expected on or off, got '%s'", v);
+        feed->scene_slots = strcmp(v, "on") == 0;
+    } else if (strcmp(a, "--policy-max-bytes") == 0) {
+        if (cli_parse_long(v, 0, 1L << 40, &n))
+            return cli_usage_error(print_usage, "--policy-max-bytes: not a byte count: '%s'", v);
+        limits->max_message_bytes = (size_t)n;
+    } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0 || strcmp(a, "--policy-timeout") == 0 ||
+               strcmp(a, "--policy-startup") == 0) {
+        if (cli_parse_double(v, &x)) {
+            char what[64];
+            snprintf(what, sizeof what, "%s: not a number: '%%s'", a);
+            return cli_usage_error(print_usage, what, v);
+        }
+        if (strcmp(a, "--temperature") == 0) feed->rp.temperature = (float)x;
+        else if (strcmp(a, "--guidance") == 0) feed->rp.guidance = (float)x;
+        else if (strcmp(a, "--policy-timeout") == 0) limits->step_timeout_s = x;
+        else limits->startup_timeout_s = x;
+    } else return 0;
+    ++*i;
+    return 1;
+}

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/camera_feed.h"
+#include "sim/policy.h"
+
 /* "wmsim: " + fmt (with arg) on stderr, a blank line, the command's usage
  * (print_usage(stderr)); returns 2, the exit status of bad usage. */
 int cli_usage_error(void (*print_usage)(FILE *f), const char *fmt, const char *arg);
@@ -38,5 +41,20 @@ typedef struct {
  * one of them, 2 a bad value (usage error printed, as cli_usage_error). */
 int cli_take_int_option(int argc, char **argv, int *i, const cli_int_option *opts, int n,
                         void (*print_usage)(FILE *f));
+
+/* The generative loop's world-model options (--model, --tokenizer,
+ * --decode, --decode-steps, --temperature, --guidance, --scene-slots) and
+ * an external policy's limits (--policy-timeout, --policy-startup,
+ * --policy-max-bytes), shared by `wmsim run` and `wmsim agreement`.
+ * cli_take_loop_option takes argv[*i] (and its value) when it is one: 1
+ * taken, 0 not one, 2 a bad value (usage error printed). feed->model_path
+ * and tokenizer_path default to CLI_DEFAULT_MODEL / CLI_DEFAULT_TOKENIZER
+ * through cli_loop_feed_default. CLI_LOOP_USAGE documents them. */
+#define CLI_DEFAULT_MODEL "models/dynamics.wmck"
+#define CLI_DEFAULT_TOKENIZER "models/tokenizer.wmck"
+camera_feed_options cli_loop_feed_default(void);
+int cli_take_loop_option(int argc, char **argv, int *i, camera_feed_options *feed, policy_options *limits,
+                         void (*print_usage)(FILE *f));
+extern const char CLI_LOOP_USAGE[];
 
 #endif

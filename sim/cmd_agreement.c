@@ -35,22 +35,12 @@ static const char AGREEMENT_USAGE[] =
     "                       a strip per disagreeing episode (default out/agreement)\n"
     "  --jobs J             episodes on J threads (default 1); the results are the same\n"
     "  --quiet              print nothing on success\n"
-    "world model (the generative loop):\n"
-    "  --model M.wmck       the dynamics model (default models/dynamics.wmck)\n"
-    "  --tokenizer T.wmck   its tokenizer (default models/tokenizer.wmck)\n"
-    "  --decode ar|parallel token by token, or a frame in --decode-steps passes (default parallel, 8)\n"
-    "  --temperature X      sampling temperature, 0: greedy (default 1)\n"
-    "  --guidance W         classifier-free guidance on the actions (default 1: none)\n"
-    "  --scene-slots on|off condition on the scene's actors (default on when the model has slots)\n"
-    "policy limits (exec: and unix:):\n"
-    "  --policy-timeout S   seconds an Action may take (default 5)\n"
-    "  --policy-startup S   seconds the first Action of a process may take (default 30)\n"
-    "  --policy-max-bytes N an Action's largest size (default 1048576)\n"
+    "%s"
     "\n"
     "Exit status 0 when every episode ran, whatever the agreement; 1 for bad\n"
     "input or an I/O error; 2 for bad usage.\n";
 
-static void print_usage(FILE *f) { fputs(AGREEMENT_USAGE, f); }
+static void print_usage(FILE *f) { fprintf(f, AGREEMENT_USAGE, CLI_LOOP_USAGE); }
 
 /* Appends the comma-separated specs of text to *list (copies). 0, or -1
  * for an empty one. */
@@ -82,7 +72,6 @@ int cmd_agreement(int argc, char **argv) {
         int has_value = i + 1 < argc;
         const char *v = has_value ? argv[i + 1] : NULL;
         long n;
-        double x;
         if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
             continue;
@@ -91,6 +80,9 @@ int cmd_agreement(int argc, char **argv) {
             cli_usage_error(print_usage, "agreement: unknown option or missing value: '%s'", a);
             goto done;
         }
+        int taken = cli_take_loop_option(argc, argv, &i, &cfg.feed, &cfg.limits, print_usage);
+        if (taken == 2) goto done;
+        if (taken) continue;
         if (strcmp(a, "--suite") == 0) {
             if (v[0] == '-') {
                 cli_usage_error(print_usage, "agreement: %s", "--suite needs a folder or file");
@@ -125,44 +117,7 @@ int cmd_agreement(int argc, char **argv) {
             }
             cfg.jobs = (int)n;
         } else if (strcmp(a, "--out") == 0) cfg.out_dir = v;
-        else if (strcmp(a, "--model") == 0) cfg.feed.model_path = v;
-        else if (strcmp(a, "--tokenizer") == 0) cfg.feed.tokenizer_path = v;
-        else if (strcmp(a, "--decode") == 0) {
-            if (rollout_mode_parse(v, &cfg.feed.rp.mode)) {
-                cli_usage_error(print_usage, "--decode: expected ar or parallel, got '%s'", v);
-                goto done;
-            }
-        } else if (strcmp(a, "--decode-steps") == 0) {
-            if (cli_parse_long(v, 1, 100000, &n)) {
-                cli_usage_error(print_usage, "--decode-steps: expected an integer >= 1, got '%s'", v);
-                goto done;
-            }
-            cfg.feed.rp.steps = (int)n;
-        } else if (strcmp(a, "--scene-slots") == 0) {
-            if (strcmp(v, "on") && strcmp(v, "off")) {
-                cli_usage_error(print_usage, "--scene-slots: expected on or off, got '%s'", v);
-                goto done;
-            }
-            cfg.feed.scene_slots = strcmp(v, "on") == 0;
-        } else if (strcmp(a, "--policy-max-bytes") == 0) {
-            if (cli_parse_long(v, 0, 1L << 40, &n)) {
-                cli_usage_error(print_usage, "--policy-max-bytes: not a byte count: '%s'", v);
-                goto done;
-            }
-            cfg.limits.max_message_bytes = (size_t)n;
-        } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0 ||
-                   strcmp(a, "--policy-timeout") == 0 || strcmp(a, "--policy-startup") == 0) {
-            if (cli_parse_double(v, &x)) {
-                char what[64];
-                snprintf(what, sizeof what, "%s: not a number: '%%s'", a);
-                cli_usage_error(print_usage, what, v);
-                goto done;
-            }
-            if (strcmp(a, "--temperature") == 0) cfg.feed.rp.temperature = (float)x;
-            else if (strcmp(a, "--guidance") == 0) cfg.feed.rp.guidance = (float)x;
-            else if (strcmp(a, "--policy-timeout") == 0) cfg.limits.step_timeout_s = x;
-            else cfg.limits.startup_timeout_s = x;
-        } else {
+        else {
             cli_usage_error(print_usage, "agreement: unknown option or missing value: '%s'", a);
             goto done;
         }

@@ -15,17 +15,19 @@
 
 static const char USAGE[] =
     "usage: wmsim vla train --scenarios DIR|FILE... --out MODEL.wmck [--rounds R] [--variations V]\n"
-    "                       [--steps-first N] [--steps N] [--batch B] [--lr X] [--eval-seeds N]\n"
+    "                       [--steps-first N] [--steps N] [--batch B] [--lr X] [--brake-weight W]\n"
+    "                       [--eval-seeds N]\n"
     "                       [--seed S] [--quiet]\n"
     "       wmsim vla eval --model MODEL.wmck --scenarios DIR|FILE... [--seeds N]\n"
     "\n"
     "train  behaviour cloning of the expert from oracle frames, with DAgger: R rounds\n"
-    "       (default 4), each driving V new variations (default 8) of every scenario\n"
+    "       (default 7), each driving V new variations (default 8) of every scenario\n"
     "       (round 0 by the expert with exploration, round r by the expert with\n"
     "       probability 0.5^r, else by the network), labelling every step with the\n"
     "       expert's action, then training on all the data so far (--steps-first\n"
     "       2000 in round 0, --steps 1500 after; batch 32, AdamW --lr 2e-3 with a\n"
-    "       cosine decay). After each round MODEL.wmck is written and driven through\n"
+    "       cosine decay; steps whose label brakes drawn --brake-weight 4 times as\n"
+    "       often). After each round MODEL.wmck is written and driven through\n"
     "       every scenario as written with seeds 1..--eval-seeds (default 3; 0:\n"
     "       none); MODEL.wmck.csv gets a row per round. --seed (default 1) makes\n"
     "       the run reproducible.\n"
@@ -67,7 +69,11 @@ static int parse(int argc, char **argv, vla_options *o) {
                     return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
         } else if (strcmp(a, "--out") == 0 && has_value) o->out = argv[++i];
         else if (strcmp(a, "--model") == 0 && has_value) o->model = argv[++i];
-        else if (strcmp(a, "--lr") == 0 && has_value) {
+        else if (strcmp(a, "--brake-weight") == 0 && has_value) {
+            double w;
+            if (cli_parse_double(argv[++i], &w)) return usage_error("--brake-weight: not a number: '%s'", argv[i]);
+            o->tc.brake_weight = (float)w;
+        } else if (strcmp(a, "--lr") == 0 && has_value) {
             if (cli_parse_lr(argv[++i], &o->tc.lr, &o->tc.lr_min))
                 return usage_error("--lr: expected a rate in (0, 1], got '%s'", argv[i]);
         } else if (strcmp(a, "--seed") == 0 && has_value) {

@@ -23,9 +23,9 @@
 #define LOSS_WINDOW 100
 
 vla_train_config vla_train_config_default(void) {
-    return (vla_train_config){.model = vla_config_default(), .rounds = 4, .variations = 8, .steps_first = 2000,
+    return (vla_train_config){.model = vla_config_default(), .rounds = 7, .variations = 8, .steps_first = 2000,
                               .steps = 1500, .batch = 32, .lr = 2e-3f, .lr_min = 2e-5f, .warmup = 50,
-                              .eval_seeds = 3, .seed = 1};
+                              .brake_weight = 4.0f, .eval_seeds = 3, .seed = 1};
 }
 
 /* ---- the gathered data ---------------------------------------------------- */
@@ -143,6 +143,8 @@ static int config_check(const vla_train_config *c, wm_error *err) {
         return wm_fail(err, "vla train: variations %d outside [1, 10000]", c->variations);
     if (c->steps_first < 1 || c->steps < 1) return wm_fail(err, "vla train: steps must be at least 1");
     if (c->batch < 1 || c->batch > 1024) return wm_fail(err, "vla train: batch %d outside [1, 1024]", c->batch);
+    if (!(c->brake_weight >= 1.0f && c->brake_weight <= 100.0f))
+        return wm_fail(err, "vla train: brake weight %g outside [1, 100]", (double)c->brake_weight);
     if (c->eval_seeds < 0 || c->eval_seeds > 1000)
         return wm_fail(err, "vla train: eval seeds %d outside [0, 1000]", c->eval_seeds);
     return train_schedule_check("vla train", c->lr, c->lr_min, c->warmup, err);
@@ -158,22 +160,45 @@ static int gather_episode(policy *gp, const scenario *sc_in, int variation, came
     return episode_run(&ec, &res, err);
 }
 
+/* Sample i's weight in the batches: braking is what most failures lack
+ * (a guard's STOP, a braking lead), and rare among cruising steps. */
+static double sample_weight(const vla_data *d, size_t i, float brake_weight) {
+    return d->label[i * VLA_OUTPUTS + 1] > VLA_TRAIN_BRAKING ? brake_weight : 1.0;
+}
+
+/* A sample drawn with probability proportional to its weight (cum: the
+ * weights' running sums). */
+static size_t draw_sample(const double *cum, size_t n, wm_rng *rng) {
+    double u = rng_uniform(rng) * cum[n - 1];
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cum[mid] > u) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
 static float train_round(vla *net, const vla_data *d, int steps, const vla_train_config *c, wm_rng *rng,
                          float *x, float *target, double t0, int round, wm_error *err) {
     const size_t per = vla_input_floats(net);
     estimator_train_params hp = estimator_train_params_default();
-    double loss_sum = 0;
+    double loss_sum = 0, *cum = MALLOC_CHECK(d->n * sizeof *cum), run = 0;
+    for (size_t i = 0; i < d->n; i++) cum[i] = run += sample_weight(d, i, c->brake_weight);
     int loss_n = 0;
     for (int step = 1; step <= steps; step++) {
         for (int b = 0; b < c->batch; b++) {
-            size_t i = (size_t)(rng_u64(rng) % d->n);
+            size_t i = draw_sample(cum, d->n, rng);
             vla_input(net, d->frames + d->now[i] * d->frame_bytes, d->frames + d->earlier[i] * d->frame_bytes,
                       d->speed[i], d->text + i * (size_t)(d->text_dims + 1), x + (size_t)b * per);
             memcpy(target + (size_t)b * VLA_OUTPUTS, d->label + i * VLA_OUTPUTS, sizeof(float) * VLA_OUTPUTS);
         }
         float lr = train_lr_at(c->lr, c->lr_min, c->warmup, steps, step);
         float loss = vla_train_step(net, x, target, c->batch, &hp, lr, step, NULL);
-        if (!isfinite(loss)) return wm_fail(err, "vla train: round %d step %d: loss is %g", round, step, (double)loss), NAN;
+        if (!isfinite(loss)) {
+            free(cum);
+            return wm_fail(err, "vla train: round %d step %d: loss is %g", round, step, (double)loss), NAN;
+        }
         if (step > steps - LOSS_WINDOW) loss_sum += loss, loss_n++;
         if (c->progress && (step % 10 == 0 || step == steps)) {
             double el = train_now_s() - t0;
@@ -183,6 +208,7 @@ static float train_round(vla *net, const vla_data *d, int steps, const vla_train
         }
     }
     if (c->progress) fputc('\n', stderr);
+    free(cum);
     return (float)(loss_sum / (loss_n ? loss_n : 1));
 }
 

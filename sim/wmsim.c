@@ -84,18 +84,7 @@ static const char RUN_USAGE[] =
     "  --bev        overlay a bird's-eye view with past and planned path\n"
     "  --reasoning  a caption band under each picture with the policy's reasoning\n"
     "%s"
-    "world model (--frames worldmodel):\n"
-    "  --model M.wmck       the dynamics model (default models/dynamics.wmck)\n"
-    "  --tokenizer T.wmck   its tokenizer (default models/tokenizer.wmck)\n"
-    "  --decode ar|parallel token by token, or a frame in --decode-steps passes (default parallel, 8)\n"
-    "  --temperature X      sampling temperature, 0: greedy (default 1)\n"
-    "  --guidance W         classifier-free guidance on the actions (default 1: none)\n"
-    "  --scene-slots on|off condition on the scene's actors (default on when the model has slots)\n"
-    "policy limits (exec: and unix:):\n"
-    "  --policy-timeout S   seconds an Action may take (default 5)\n"
-    "  --policy-startup S   seconds the first Action of a process may take (default 30)\n"
-    "  --policy-max-bytes N an Action's largest size (default 1048576)\n"
-    "A policy that crashes, hangs, closes its stream, answers garbage, an\n"
+    "%s"    "A policy that crashes, hangs, closes its stream, answers garbage, an\n"
     "oversized message, the wrong step or out-of-range values ends the episode\n"
     "as a policy error with the reason in result.json and the log.\n"
     "\n"
@@ -165,8 +154,9 @@ static const char LOG_USAGE[] =
     "the policy's reasoning as it changes, and the result with every metric.\n";
 
 
-/* Usages with a %s take the camera options there. */
-static void print_usage(FILE *f, const char *usage) { fprintf(f, usage, CAMERA_OPTIONS); }
+/* Usages with a %s take the camera options there; run's second %s the
+ * world-model and policy-limit options. */
+static void print_usage(FILE *f, const char *usage) { fprintf(f, usage, CAMERA_OPTIONS, CLI_LOOP_USAGE); }
 
 static int usage_error(const char *usage, const char *fmt, const char *arg) {
     fprintf(stderr, "wmsim: ");
@@ -268,58 +258,28 @@ static int picture_finish(record_job *job, const picture_options *po, int quiet)
  * run's options beyond the picture ones. */
 typedef struct {
     camera_feed_options feed;
-    int feed_given;      /* --frames given */
     int side_by_side;
     policy_options limits;
 } loop_options;
 
 static loop_options loop_options_default(void) {
-    loop_options lo = {.feed = camera_feed_options_default(), .limits = policy_options_default()};
-    lo.feed.model_path = "models/dynamics.wmck";
-    lo.feed.tokenizer_path = "models/tokenizer.wmck";
-    return lo;
+    return (loop_options){.feed = cli_loop_feed_default(), .limits = policy_options_default()};
 }
 
-/* Consumes argv[*i] and its value when it is a frame-source or policy-limit
- * option: 1 taken, 0 not one, 2 a usage error already printed. */
-static int parse_loop_option(int argc, char **argv, int *i, loop_options *lo, const char *usage) {
+static void print_run_usage(FILE *f) { print_usage(f, RUN_USAGE); }
+
+/* Consumes argv[*i] and its value when it is a frame-source, world-model or
+ * policy-limit option: 1 taken, 0 not one, 2 a usage error already printed. */
+static int parse_loop_option(int argc, char **argv, int *i, loop_options *lo) {
     const char *a = argv[*i];
     if (strcmp(a, "--side-by-side") == 0) return lo->side_by_side = 1;
-    if (*i + 1 >= argc) return 0;
-    const char *v = argv[*i + 1];
-    double x;
-    long n;
-    if (strcmp(a, "--frames") == 0) {
+    if (strcmp(a, "--frames") == 0 && *i + 1 < argc) {
+        const char *v = argv[++*i];
         if (camera_feed_kind_parse(v, &lo->feed.kind))
-            return usage_error(usage, "--frames: expected oracle or worldmodel, got '%s'", v);
-        lo->feed_given = 1;
-    } else if (strcmp(a, "--model") == 0) lo->feed.model_path = v;
-    else if (strcmp(a, "--tokenizer") == 0) lo->feed.tokenizer_path = v;
-    else if (strcmp(a, "--decode") == 0) {
-        if (rollout_mode_parse(v, &lo->feed.rp.mode)) return usage_error(usage, "--decode: expected ar or parallel, got '%s'", v);
-    } else if (strcmp(a, "--decode-steps") == 0) {
-        if (cli_parse_long(v, 1, 100000, &n)) return usage_error(usage, "--decode-steps: expected an integer >= 1, got '%s'", v);
-        lo->feed.rp.steps = (int)n;
-    } else if (strcmp(a, "--scene-slots") == 0) {
-        if (strcmp(v, "on") && strcmp(v, "off")) return usage_error(usage, "--scene-slots: expected on or off, got '%s'", v);
-        lo->feed.scene_slots = strcmp(v, "on") == 0;
-    } else if (strcmp(a, "--policy-max-bytes") == 0) {
-        if (cli_parse_long(v, 0, 1L << 40, &n)) return usage_error(usage, "--policy-max-bytes: not a byte count: '%s'", v);
-        lo->limits.max_message_bytes = (size_t)n;
-    } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0 || strcmp(a, "--policy-timeout") == 0 ||
-               strcmp(a, "--policy-startup") == 0) {
-        if (cli_parse_double(v, &x)) {
-            fprintf(stderr, "wmsim: %s: not a number: '%s'\n\n", a, v);
-            print_usage(stderr, usage);
-            return 2;
-        }
-        if (a[2] == 't') lo->feed.rp.temperature = (float)x;
-        else if (a[2] == 'g') lo->feed.rp.guidance = (float)x;
-        else if (strcmp(a, "--policy-timeout") == 0) lo->limits.step_timeout_s = x;
-        else lo->limits.startup_timeout_s = x;
-    } else return 0;
-    ++*i;
-    return 1;
+            return cli_usage_error(print_run_usage, "--frames: expected oracle or worldmodel, got '%s'", v);
+        return 1;
+    }
+    return cli_take_loop_option(argc, argv, i, &lo->feed, &lo->limits, print_run_usage);
 }
 
 /* The episode's camera feed: needed when the policy sees frames or the
@@ -364,7 +324,7 @@ static int cmd_run(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc, taken = parse_picture_option(argc, argv, &i, &po, RUN_USAGE);
-        if (!taken) taken = parse_loop_option(argc, argv, &i, &lo, RUN_USAGE);
+        if (!taken) taken = parse_loop_option(argc, argv, &i, &lo);
         if (taken == 2) return 2;
         if (taken) continue;
         if (strcmp(a, "--policy") == 0 && has_value) policy_spec = argv[++i];

@@ -17,39 +17,17 @@
 #include "render/image.h"
 #include "sim/agreement.h"
 #include "sim/policy_protocol.pb-c.h"
+#include "testpolicy.h"
 #include "testutil.h"
 
 /* ------------------------------------------------ the test binary as a policy */
 
-static int read_exact(int fd, uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = read(fd, p, n);
-        if (k <= 0) return -1;
-        p += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void write_exact(int fd, const void *p, size_t n) {
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = write(fd, b, n);
-        if (k <= 0) _exit(3);
-        b += k, n -= (size_t)k;
-    }
-}
-
 /* `--as-policy sizes`: serves Observations on stdin with Actions on stdout. */
 static int as_policy(void) {
     for (;;) {
-        uint8_t h[4];
-        if (read_exact(0, h, 4)) return 0;
-        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-        uint8_t *buf = MALLOC_CHECK(len + 1);
-        if (read_exact(0, buf, len)) return 4;
-        Wmsim__Policy__Observation *o = wmsim__policy__observation__unpack(NULL, len, buf);
-        free(buf);
-        if (!o) return 5;
+        int bad;
+        Wmsim__Policy__Observation *o = tp_read_observation(0, &bad);
+        if (!o) return bad ? 4 : 0;
         Wmsim__Policy__Action a = WMSIM__POLICY__ACTION__INIT;
         a.has_step = a.has_accel = a.has_brake = a.has_steer = 1;
         a.step = o->step;
@@ -57,12 +35,7 @@ static int as_policy(void) {
         if (width < 64) a.brake = o->brake_max;        /* the world model's frames: stop */
         else a.accel = o->step == 15 ? 100.0 : 0.5;     /* the oracle's: out of range at step 15 */
         wmsim__policy__observation__free_unpacked(o, NULL);
-        size_t n = wmsim__policy__action__get_packed_size(&a);
-        uint8_t *out = MALLOC_CHECK(n + 4);
-        out[0] = (uint8_t)n, out[1] = (uint8_t)(n >> 8), out[2] = (uint8_t)(n >> 16), out[3] = (uint8_t)(n >> 24);
-        wmsim__policy__action__pack(&a, out + 4);
-        write_exact(1, out, n + 4);
-        free(out);
+        tp_send_action(1, &a);
     }
 }
 
@@ -257,13 +230,6 @@ static int check_summary_matches_rows(const json_t *root, int n_scenarios, int s
     }
     ck_assert_int_eq(json_is_true(json_object_get(rank, "same")), same);
     return total_disagree;
-}
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    uint8_t *data;
-    wm_error err;
-    ck_assert_msg(file_read_all(path, 1u << 30, &data, len, &err) == 0, "%s", err.msg);
-    return data;
 }
 
 /* PNG files in dir (sorted names into names, up to 32). */
@@ -520,7 +486,7 @@ START_TEST(frame_policies_run_in_both_loops) {
     join(json1, sizeof json1, out1, "agreement.json");
     join(json2, sizeof json2, out2, "agreement.json");
     size_t n1, n2;
-    uint8_t *d1 = slurp(json1, &n1), *d2 = slurp(json2, &n2);
+    uint8_t *d1 = test_read_file(json1, &n1), *d2 = test_read_file(json2, &n2);
     ck_assert_msg(n1 == n2 && memcmp(d1, d2, n1) == 0, "--jobs 1 and --jobs 2 differ:\n%s\n---\n%s", d1, d2);
     free(d1), free(d2);
 

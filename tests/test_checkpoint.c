@@ -84,13 +84,6 @@ static void assert_msg(const wm_error *err, const char *fmt, ...) {
     ck_assert_str_eq(err->msg, want);
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    uint8_t *data;
-    wm_error err;
-    ck_assert_msg(file_read_all(path, 1 << 26, &data, len, &err) == 0, "%s", err.msg);
-    return data;
-}
-
 /* A plain overwrite: no fsync, so thousands of mutated files stay fast. */
 static void spit(const char *path, const uint8_t *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -149,7 +142,7 @@ static void fixture_init(fixture *fx) {
     fx->dir = test_tmpdir();
     snprintf(fx->path, sizeof fx->path, "%s/model.ckpt", fx->dir);
     write_std(fx->path, CKPT_KIND_MODEL, CKPT_MODEL_TOKENIZER, 42, fx->src);
-    fx->bytes = slurp(fx->path, &fx->len);
+    fx->bytes = test_read_file(fx->path, &fx->len);
     ck_assert_uint_eq(fx->len, STD_BYTES);
 }
 
@@ -324,7 +317,7 @@ START_TEST(zero_tensors_roundtrip) {
     ck_assert_msg(ckpt_read(path, CKPT_KIND_TRAIN_STATE, 3, NULL, 0, back, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(memcmp(config, back, sizeof back), 0);
     size_t len;
-    uint8_t *data = slurp(path, &len);
+    uint8_t *data = test_read_file(path, &len);
     ck_assert_uint_eq(len, 1024 + 16);
     free(data);
     test_remove_tree(dir);
@@ -350,7 +343,7 @@ START_TEST(large_tensor_roundtrip) {
     ck_assert_msg(ckpt_read(path, CKPT_KIND_MODEL, 2, t, 2, NULL, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(memcmp(src, dst, (N1 + N2) * sizeof(float)), 0);
     size_t len;
-    uint8_t *data = slurp(path, &len);
+    uint8_t *data = test_read_file(path, &len);
     ck_assert_uint_eq(len, 1024 + 2 * 96 + 4 * (N1 + N2) + 16);
     ck_assert_uint_eq(sum, hash_fnv1a64(data, len - 16));
     free(data);

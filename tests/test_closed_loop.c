@@ -22,6 +22,7 @@
 #include "sim/policy.h"
 #include "render/video.h"
 #include "sim/policy_protocol.pb-c.h"
+#include "testpolicy.h"
 #include "testutil.h"
 
 #ifndef WMSIM_PYTHON
@@ -32,50 +33,13 @@
 
 /* ------------------------------------------------- the test binary as a policy */
 
-static int read_exact(int fd, uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t k = read(fd, p, n);
-        if (k <= 0) return -1;
-        p += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void write_exact(int fd, const void *p, size_t n) {
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = write(fd, b, n);
-        if (k <= 0) _exit(3);
-        b += k, n -= (size_t)k;
-    }
-}
-
-static void write_u32le(int fd, uint32_t v) {
-    uint8_t h[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    write_exact(fd, h, 4);
-}
-
-static void send_action(int fd, const Wmsim__Policy__Action *a) {
-    size_t len = wmsim__policy__action__get_packed_size(a);
-    uint8_t *buf = MALLOC_CHECK(len + 1);
-    wmsim__policy__action__pack(a, buf);
-    write_u32le(fd, (uint32_t)len);
-    write_exact(fd, buf, len);
-    free(buf);
-}
-
 /* Serves Observations from in_fd with Actions on out_fd until EOF; at step
  * `at` misbehaves as mode says. Returns the exit status. */
 static int serve_policy(int in_fd, int out_fd, const char *mode, int at) {
     for (;;) {
-        uint8_t h[4];
-        if (read_exact(in_fd, h, 4)) return 0; /* wmsim closed the stream: the run is over */
-        uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-        uint8_t *buf = MALLOC_CHECK(len + 1);
-        if (read_exact(in_fd, buf, len)) return 4;
-        Wmsim__Policy__Observation *o = wmsim__policy__observation__unpack(NULL, len, buf);
-        free(buf);
-        if (!o) return 5;
+        int bad;
+        Wmsim__Policy__Observation *o = tp_read_observation(in_fd, &bad);
+        if (!o) return bad ? 4 : 0; /* a clean end: wmsim closed the stream, the run is over */
         int step = (int)o->step;
         int here = step == at && !(strcmp(mode, "crashonce") == 0 && !strstr(o->episode_id, "/1"));
         Wmsim__Policy__Action a = WMSIM__POLICY__ACTION__INIT;
@@ -99,19 +63,19 @@ static int serve_policy(int in_fd, int out_fd, const char *mode, int at) {
                 sleep(60);
             }
             if (!strcmp(mode, "garbage")) {
-                write_u32le(out_fd, 8);
-                write_exact(out_fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+                tp_write_u32le(out_fd, 8);
+                tp_write_exact(out_fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
                 continue;
             }
             if (!strcmp(mode, "huge")) {
-                write_u32le(out_fd, 1u << 30);
+                tp_write_u32le(out_fd, 1u << 30);
                 sleep(60);
             }
             if (!strcmp(mode, "wrongstep")) a.step++;
             if (!strcmp(mode, "nosteer")) a.has_steer = 0;
             if (!strcmp(mode, "range")) a.accel = 100.0;
         }
-        send_action(out_fd, &a);
+        tp_send_action(out_fd, &a);
     }
 }
 
@@ -560,27 +524,6 @@ static int run_generative(char **out, const char *dir, const char *name, const c
     return run_wmsim(out, args);
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = MALLOC_CHECK((size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static int files_equal(const char *a, const char *b) {
-    size_t na, nb;
-    uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
-    int same = na == nb && memcmp(x, y, na) == 0;
-    free(x), free(y);
-    return same;
-}
-
 /* The same seed gives the same generated video and log, byte for byte; the
  * policy sees the world model's frames (the tokenizer's 32x16). */
 START_TEST(generative_run_is_deterministic) {
@@ -601,9 +544,9 @@ START_TEST(generative_run_is_deterministic) {
     free(out);
     join(la, sizeof la, dir, "a/episode.log");
     join(lb, sizeof lb, dir, "b/episode.log");
-    ck_assert(files_equal(va, vb));
-    ck_assert(files_equal(la, lb));
-    ck_assert(!files_equal(va, vc)); /* sampling at temperature 1 follows the episode seed */
+    ck_assert(test_files_equal(va, vb));
+    ck_assert(test_files_equal(la, lb));
+    ck_assert(!test_files_equal(va, vc)); /* sampling at temperature 1 follows the episode seed */
     char *show;
     ck_assert_int_eq(run_wmsim(&show, (const char *[]){"log", "show", la, NULL}), 0);
     ck_assert_msg(strstr(show, "32x16 frame, limits") != NULL, "%s", show);

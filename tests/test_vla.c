@@ -24,19 +24,6 @@ static vla_config tiny_config(void) {
 
 static const char *scenario(void) { return src_path("scenarios/examples/cut_in.pbtxt"); }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = MALLOC_CHECK((size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 START_TEST(text_embedding_is_a_unit_bag_of_words) {
     float a[8], b[8], c[8], z[8];
     vla_text_embedding("Obey the GUARD's signals.", 8, a);
@@ -121,7 +108,7 @@ START_TEST(checkpoint_round_trip_and_bad_files) {
     ck_assert_msg(strstr(err.msg, est_path) && strstr(err.msg, "estimator"), "%s", err.msg);
     /* A truncated file. */
     size_t len;
-    uint8_t *bytes = slurp(path, &len);
+    uint8_t *bytes = test_read_file(path, &len);
     FILE *f = fopen(cut, "wb");
     fwrite(bytes, 1, len / 2, f);
     fclose(f);
@@ -164,7 +151,7 @@ START_TEST(dagger_run_learns_and_is_reproducible) {
     ck_assert_msg(ra.rounds[1].loss < 0.05f, "loss %g", (double)ra.rounds[1].loss);
     snprintf(csv, sizeof csv, "%s.csv", a);
     size_t len;
-    char *text = (char *)slurp(csv, &len);
+    char *text = (char *)test_read_file(csv, &len);
     text[len] = '\0';
     ck_assert_ptr_nonnull(strstr(text, "round,samples,expert_share,loss,eval_passed,eval_episodes,seconds\n0,"));
     ck_assert_ptr_nonnull(strstr(text, "\n1,"));
@@ -172,7 +159,7 @@ START_TEST(dagger_run_learns_and_is_reproducible) {
     c = tiny_run(b, scen);
     ck_assert_msg(vla_train(&c, &rb, &err) == 0, "%s", err.msg);
     size_t la, lb;
-    uint8_t *x = slurp(a, &la), *y = slurp(b, &lb);
+    uint8_t *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
     ck_assert(la == lb && memcmp(x, y, la) == 0);
     free(x), free(y);
     test_remove_tree(dir);
@@ -188,6 +175,10 @@ START_TEST(bad_training_configs) {
     c.rounds = 0;
     ck_assert_int_eq(vla_train(&c, &r, &err), -1);
     ck_assert_str_eq(err.msg, "vla train: rounds 0 outside [1, 16]");
+    c = tiny_run("/tmp/never.wmck", scen);
+    c.brake_weight = 0.5f;
+    ck_assert_int_eq(vla_train(&c, &r, &err), -1);
+    ck_assert_str_eq(err.msg, "vla train: brake weight 0.5 outside [1, 100]");
     c = tiny_run("/tmp/never.wmck", scen);
     c.model.gap = 0;
     ck_assert_int_eq(vla_train(&c, &r, &err), -1);

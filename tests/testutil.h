@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "core/fileio.h"
 
 /* Runs a suite; the exit status fails the build when any check fails. */
 static inline int run_suite(Suite *s) {
@@ -72,6 +73,23 @@ static inline void write_text_file(const char *path, const char *text) {
     ck_assert_msg(f != NULL, "cannot write %s", path);
     fputs(text, f);
     fclose(f);
+}
+
+/* A whole file (up to 1 GiB, NUL-terminated past len); the test fails if it cannot be read. */
+static inline uint8_t *test_read_file(const char *path, size_t *len) {
+    uint8_t *data;
+    wm_error err;
+    ck_assert_msg(file_read_all(path, 1u << 30, &data, len, &err) == 0, "%s", err.msg);
+    return data;
+}
+
+/* Whether two files hold the same bytes. */
+static inline int test_files_equal(const char *a, const char *b) {
+    size_t na, nb;
+    uint8_t *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
+    int same = na == nb && memcmp(x, y, na) == 0;
+    free(x), free(y);
+    return same;
 }
 
 /* Runs the wmsim binary (WMSIM_BIN) with argv (NULL-terminated, without
