@@ -179,13 +179,17 @@ static size_t draw_sample(const double *cum, size_t n, wm_rng *rng) {
     return lo;
 }
 
+/* Trains one round; the loss averaged over its first and its last
+ * `window` steps (a quarter of them, at most LOSS_WINDOW) into *first and
+ * the return value (NaN on a failure, err set). */
 static float train_round(vla *net, const vla_data *d, int steps, const vla_train_config *c, wm_rng *rng,
-                         float *x, float *target, double t0, int round, wm_error *err) {
+                         float *x, float *target, double t0, int round, float *first, wm_error *err) {
     const size_t per = vla_input_floats(net);
     estimator_train_params hp = estimator_train_params_default();
     double loss_sum = 0, *cum = MALLOC_CHECK(d->n * sizeof *cum), run = 0;
     for (size_t i = 0; i < d->n; i++) cum[i] = run += sample_weight(d, i, c->brake_weight);
-    int loss_n = 0;
+    int loss_n = 0, window = steps / 4 < 1 ? 1 : steps / 4 > LOSS_WINDOW ? LOSS_WINDOW : steps / 4;
+    double first_sum = 0;
     for (int step = 1; step <= steps; step++) {
         for (int b = 0; b < c->batch; b++) {
             size_t i = draw_sample(cum, d->n, rng);
@@ -199,7 +203,8 @@ static float train_round(vla *net, const vla_data *d, int steps, const vla_train
             free(cum);
             return wm_fail(err, "vla train: round %d step %d: loss is %g", round, step, (double)loss), NAN;
         }
-        if (step > steps - LOSS_WINDOW) loss_sum += loss, loss_n++;
+        if (step <= window) first_sum += loss;
+        if (step > steps - window) loss_sum += loss, loss_n++;
         if (c->progress && (step % 10 == 0 || step == steps)) {
             double el = train_now_s() - t0;
             fprintf(stderr, "\r  vla round %d: step %d/%d  loss %.4f  %.1f samples/s  (%.0f s elapsed) ", round, step,
@@ -209,6 +214,7 @@ static float train_round(vla *net, const vla_data *d, int steps, const vla_train
     }
     if (c->progress) fputc('\n', stderr);
     free(cum);
+    *first = (float)(first_sum / window);
     return (float)(loss_sum / (loss_n ? loss_n : 1));
 }
 
@@ -307,7 +313,8 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
         vla_train_round *r = &rep->rounds[rep->n_rounds++];
         r->round = round, r->samples = (int)data.n;
         r->expert_share = g.steps ? (double)g.expert_steps / g.steps : 0;
-        r->loss = train_round(&net, &data, round ? c->steps : c->steps_first, c, &batch_rng, x, target, t0, round, err);
+        r->loss = train_round(&net, &data, round ? c->steps : c->steps_first, c, &batch_rng, x, target, t0, round,
+                              &r->first_loss, err);
         if (!isfinite(r->loss) || vla_save(&net, c->out_path, NULL, err)) {
             rc = -1;
             break;

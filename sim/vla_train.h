@@ -64,7 +64,8 @@ typedef struct {
     int round;
     int samples;          /* gathered so far */
     double expert_share;  /* of this round's driving */
-    float loss;           /* mean over the round's last 100 steps */
+    float first_loss;     /* mean over the round's first quarter of steps (at most 100) */
+    float loss;           /* mean over its last quarter (at most 100) */
     int eval_passed, eval_episodes;
     double seconds;       /* the whole run so far */
 } vla_train_round;

@@ -126,7 +126,7 @@ END_TEST
 static vla_train_config tiny_run(const char *out, const char *const *scen) {
     vla_train_config c = vla_train_config_default();
     c.scenarios = scen, c.n_scenarios = 1, c.out_path = out, c.model = tiny_config();
-    c.rounds = 2, c.variations = 1, c.steps_first = 40, c.steps = 20, c.batch = 8, c.eval_seeds = 1;
+    c.rounds = 2, c.variations = 1, c.steps_first = 200, c.steps = 20, c.batch = 8, c.eval_seeds = 1;
     return c;
 }
 
@@ -146,9 +146,10 @@ START_TEST(dagger_run_learns_and_is_reproducible) {
     ck_assert_double_lt(ra.rounds[1].expert_share, 0.65);
     ck_assert_int_gt(ra.rounds[1].samples, ra.rounds[0].samples);
     ck_assert_int_eq(ra.rounds[1].eval_episodes, 1);
-    /* The labels are learnable: the loss ends well below where an untrained
-     * network starts (about the labels' mean square, > 0.05 here). */
-    ck_assert_msg(ra.rounds[1].loss < 0.05f, "loss %g", (double)ra.rounds[1].loss);
+    /* The labels are learnable: round 0's loss falls to under half of where
+     * the untrained network starts. */
+    ck_assert_msg(ra.rounds[0].loss < 0.5f * ra.rounds[0].first_loss, "loss %g from %g", (double)ra.rounds[0].loss,
+                  (double)ra.rounds[0].first_loss);
     snprintf(csv, sizeof csv, "%s.csv", a);
     size_t len;
     char *text = (char *)test_read_file(csv, &len);
