@@ -68,13 +68,18 @@ static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, cons
     snprintf(meta.policy, sizeof meta.policy, "%.63s", pol.name);
     clip_job *job = CALLOC_CHECK(1, sizeof *job);
     int frames = -1;
+    camera_feed *feed = NULL; /* the oracle's frames for a policy that sees them */
+    camera_feed_options fo = camera_feed_options_default();
+    fo.cp = sc.camera;
+    if (pol.sees_frames && camera_feed_open(&feed, &fo, err)) goto done;
     if (renderer_init(&job->r, &sc.camera, 1, err)) goto done;
     if (clip_writer_open(&job->cw, dir, &meta, err)) goto done;
     sim_world *w0 = MALLOC_CHECK(sizeof *w0);
     sim_world_init(w0, &sc, sc.seed);
     captions_init(&job->captions, w0);
     free(w0);
-    episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .observe = clip_observe, .observe_ctx = job};
+    episode_config ec = {.sc = &sc, .seed = sc.seed, .pol = &pol, .feed = feed, .observe = clip_observe,
+                         .observe_ctx = job};
     episode_result res;
     int ran = episode_run(&ec, &res, err);
     if (ran == 0 && job->failed) *err = job->err, ran = -1; /* a frame could not be written */
@@ -86,6 +91,7 @@ static int make_clip(const clips_config *cfg, const scenario *sc_in, int v, cons
     frames = job->frame;
 done:
     renderer_free(&job->r);
+    camera_feed_close(feed);
     free(job);
     pol.destroy(&pol);
     return frames;

@@ -84,7 +84,8 @@ static void explore_destroy(policy *self) {
 void policy_explore_wrap(policy *inner, uint64_t seed, policy *out) {
     policy wrapped = *inner;
     memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%.40s+explore", wrapped.name);
+    snprintf(out->name, sizeof out->name, "%.200s+explore", wrapped.name);
+    out->sees_frames = wrapped.sees_frames;
     explore_state *st = CALLOC_CHECK(1, sizeof *st);
     st->inner = wrapped;
     st->seed = seed;

@@ -110,7 +110,7 @@ static const char SCENARIO_USAGE[] =
 
 static const char RENDER_USAGE[] =
     "usage: wmsim render SCENARIO [--t SECONDS] [--out FRAME.png] [--semantic]\n"
-    "                             [--policy expert|cruise] [--seed N] [CAMERA]\n"
+    "                             [--policy P] [--seed N] [CAMERA]\n"
     "\n"
     "Runs SCENARIO in closed loop with the policy (default expert) up to time\n"
     "SECONDS (default 0) and writes the dash-camera frame there as an 8-bit RGB\n"
@@ -129,7 +129,7 @@ static const char REPLAY_USAGE[] =
 
 static const char CLIPS_USAGE[] =
     "usage: wmsim clips generate --scenarios DIR|FILE... --out DIR [--variations N]\n"
-    "                            [--policy expert|cruise] [--explore] [--size WxH]\n"
+    "                            [--policy P] [--explore] [--size WxH]\n"
     "                            [--seconds S] [--jobs J] [--quiet]\n"
     "       wmsim clips check DIR...\n"
     "       wmsim clips stats DIR\n"
@@ -138,7 +138,8 @@ static const char CLIPS_USAGE[] =
     "\n"
     "generate  renders N variations (default 1) of each scenario (a folder means\n"
     "          its *.pbtxt and *.pb files) as clips in OUT/SCENARIO_ID/vNNNN, driven\n"
-    "          by the policy (default expert); --explore perturbs its actions so the\n"
+    "          by the policy (default expert; any of `wmsim run`'s, one that sees\n"
+    "          the camera gets the oracle's frames); --explore perturbs its actions so the\n"
     "          clips cover the action space. --seconds caps each clip (default: the\n"
     "          scenario's duration), --jobs runs clips in parallel (default 1).\n"
     "          Complete clips are kept, so an interrupted run resumes.\n"

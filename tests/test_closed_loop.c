@@ -319,6 +319,28 @@ START_TEST(reasoning_caption_in_run_and_replay) {
 }
 END_TEST
 
+/* A policy outside wmsim can drive training clips: it gets the oracle's frames. */
+START_TEST(external_policy_drives_training_clips) {
+    char *dir = test_tmpdir(), *out, clip[4300];
+    int rc = run_wmsim(&out, (const char *[]){"clips", "generate", "--scenarios", src_path(SCENARIO), "--policy",
+                                              self_spec("good"), "--seconds", "2", "--out", dir, NULL});
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    join(clip, sizeof clip, dir, "cut_in/v0000");
+    rc = run_wmsim(&out, (const char *[]){"clips", "check", clip, NULL});
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    char meta[4400];
+    join(meta, sizeof meta, clip, "meta.json");
+    size_t len;
+    char *text = (char *)test_read_file(meta, &len);
+    ck_assert_msg(strstr(text, "\"policy\": \"exec:") != NULL, "%s", text);
+    free(text);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 /* One failed episode does not spoil the next: the process that crashed in
  * episode 1 is started again for episode 2, which runs to its end. */
 START_TEST(batch_goes_on_after_a_crash) {
@@ -617,6 +639,7 @@ static Suite *closed_loop_suite(void) {
     tcase_add_test(tc, batch_goes_on_after_a_crash);
     tcase_add_test(tc, frames_policy_needs_a_feed);
     tcase_add_test(tc, reasoning_caption_in_run_and_replay);
+    tcase_add_test(tc, external_policy_drives_training_clips);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("unix");
     tcase_set_timeout(tu, 120);
