@@ -16,7 +16,7 @@
 static const char USAGE[] =
     "usage: wmsim vla train --scenarios DIR|FILE... --out MODEL.wmck [--rounds R] [--variations V]\n"
     "                       [--steps-first N] [--steps N] [--batch B] [--lr X] [--brake-weight W]\n"
-    "                       [--eval-seeds N]\n"
+    "                       [--ema D] [--eval-seeds N]\n"
     "                       [--seed S] [--quiet]\n"
     "       wmsim vla eval --model MODEL.wmck --scenarios DIR|FILE... [--seeds N]\n"
     "\n"
@@ -26,8 +26,10 @@ static const char USAGE[] =
     "       probability 0.5^r, else by the network), labelling every step with the\n"
     "       expert's action, then training on all the data so far (--steps-first\n"
     "       2000 in round 0, --steps 1500 after; batch 32, AdamW --lr 2e-3 with a\n"
-    "       cosine decay; steps whose label brakes drawn --brake-weight 4 times as\n"
-    "       often). After each round MODEL.wmck is written and driven through\n"
+    "       cosine decay; a step drawn 1 + --brake-weight (default 20) x its\n"
+    "       label's brake fraction times as often as a step without braking).\n"
+    "       After each round MODEL.wmck is written (with --ema D in (0, 1): the\n"
+    "       weights' moving average, decay D a step) and driven through\n"
     "       every scenario as written with seeds 1..--eval-seeds (default 3; 0:\n"
     "       none); MODEL.wmck.csv gets a row per round. --seed (default 1) makes\n"
     "       the run reproducible.\n"
@@ -73,6 +75,10 @@ static int parse(int argc, char **argv, vla_options *o) {
             double w;
             if (cli_parse_double(argv[++i], &w)) return usage_error("--brake-weight: not a number: '%s'", argv[i]);
             o->tc.brake_weight = (float)w;
+        } else if (strcmp(a, "--ema") == 0 && has_value) {
+            double d;
+            if (cli_parse_double(argv[++i], &d)) return usage_error("--ema: not a number: '%s'", argv[i]);
+            o->tc.ema_decay = (float)d;
         } else if (strcmp(a, "--lr") == 0 && has_value) {
             if (cli_parse_lr(argv[++i], &o->tc.lr, &o->tc.lr_min))
                 return usage_error("--lr: expected a rate in (0, 1], got '%s'", argv[i]);

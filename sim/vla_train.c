@@ -25,7 +25,7 @@
 vla_train_config vla_train_config_default(void) {
     return (vla_train_config){.model = vla_config_default(), .rounds = 7, .variations = 8, .steps_first = 2000,
                               .steps = 1500, .batch = 32, .lr = 2e-3f, .lr_min = 2e-5f, .warmup = 50,
-                              .brake_weight = 4.0f, .eval_seeds = 3, .seed = 1};
+                              .brake_weight = 20.0f, .eval_seeds = 3, .seed = 1};
 }
 
 /* ---- the gathered data ---------------------------------------------------- */
@@ -143,8 +143,10 @@ static int config_check(const vla_train_config *c, wm_error *err) {
         return wm_fail(err, "vla train: variations %d outside [1, 10000]", c->variations);
     if (c->steps_first < 1 || c->steps < 1) return wm_fail(err, "vla train: steps must be at least 1");
     if (c->batch < 1 || c->batch > 1024) return wm_fail(err, "vla train: batch %d outside [1, 1024]", c->batch);
-    if (!(c->brake_weight >= 1.0f && c->brake_weight <= 100.0f))
-        return wm_fail(err, "vla train: brake weight %g outside [1, 100]", (double)c->brake_weight);
+    if (!(c->ema_decay >= 0.0f && c->ema_decay < 1.0f))
+        return wm_fail(err, "vla train: ema decay %g outside [0, 1)", (double)c->ema_decay);
+    if (!(c->brake_weight >= 0.0f && c->brake_weight <= 1000.0f))
+        return wm_fail(err, "vla train: brake weight %g outside [0, 1000]", (double)c->brake_weight);
     if (c->eval_seeds < 0 || c->eval_seeds > 1000)
         return wm_fail(err, "vla train: eval seeds %d outside [0, 1000]", c->eval_seeds);
     return train_schedule_check("vla train", c->lr, c->lr_min, c->warmup, err);
@@ -160,10 +162,11 @@ static int gather_episode(policy *gp, const scenario *sc_in, int variation, came
     return episode_run(&ec, &res, err);
 }
 
-/* Sample i's weight in the batches: braking is what most failures lack
- * (a guard's STOP, a braking lead), and rare among cruising steps. */
+/* Sample i's weight in the batches, growing with its label's braking:
+ * hard braking (a guard's STOP close ahead, a lead stopping) is what most
+ * failures lack, and it is rare among cruising steps. */
 static double sample_weight(const vla_data *d, size_t i, float brake_weight) {
-    return d->label[i * VLA_OUTPUTS + 1] > VLA_TRAIN_BRAKING ? brake_weight : 1.0;
+    return 1.0 + brake_weight * d->label[i * VLA_OUTPUTS + 1];
 }
 
 /* A sample drawn with probability proportional to its weight (cum: the
@@ -183,7 +186,7 @@ static size_t draw_sample(const double *cum, size_t n, wm_rng *rng) {
  * `window` steps (a quarter of them, at most LOSS_WINDOW) into *first and
  * the return value (NaN on a failure, err set). */
 static float train_round(vla *net, const vla_data *d, int steps, const vla_train_config *c, wm_rng *rng,
-                         float *x, float *target, double t0, int round, float *first, wm_error *err) {
+                         float *x, float *target, float *ema, double t0, int round, float *first, wm_error *err) {
     const size_t per = vla_input_floats(net);
     estimator_train_params hp = estimator_train_params_default();
     double loss_sum = 0, *cum = MALLOC_CHECK(d->n * sizeof *cum), run = 0;
@@ -202,6 +205,10 @@ static float train_round(vla *net, const vla_data *d, int steps, const vla_train
         if (!isfinite(loss)) {
             free(cum);
             return wm_fail(err, "vla train: round %d step %d: loss is %g", round, step, (double)loss), NAN;
+        }
+        if (ema) {
+            const float a = c->ema_decay, *p = net->net.params;
+            for (size_t j = 0; j < net->net.n_params; j++) ema[j] = a * ema[j] + (1.0f - a) * p[j];
         }
         if (step <= window) first_sum += loss;
         if (step > steps - window) loss_sum += loss, loss_n++;
@@ -283,6 +290,12 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
     float *x = MALLOC_CHECK((size_t)c->batch * vla_input_floats(&net) * sizeof(float));
     float *target = MALLOC_CHECK((size_t)c->batch * VLA_OUTPUTS * sizeof(float));
     wm_rng batch_rng = rng_fork(c->seed, 2);
+    const size_t bytes = net.net.n_params * sizeof(float);
+    float *ema = NULL, *raw = NULL;
+    if (c->ema_decay > 0) {
+        ema = MALLOC_CHECK(bytes), raw = MALLOC_CHECK(bytes);
+        memcpy(ema, net.net.params, bytes), memcpy(raw, net.net.params, bytes);
+    }
     g.rng = rng_fork(c->seed, 3);
     camera_feed *feed = NULL;
     const double t0 = train_now_s();
@@ -313,8 +326,12 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
         vla_train_round *r = &rep->rounds[rep->n_rounds++];
         r->round = round, r->samples = (int)data.n;
         r->expert_share = g.steps ? (double)g.expert_steps / g.steps : 0;
-        r->loss = train_round(&net, &data, round ? c->steps : c->steps_first, c, &batch_rng, x, target, t0, round,
-                              &r->first_loss, err);
+        if (ema) memcpy(net.net.params, raw, bytes); /* training goes on from its own weights */
+        r->loss = train_round(&net, &data, round ? c->steps : c->steps_first, c, &batch_rng, x, target, ema, t0,
+                              round, &r->first_loss, err);
+        /* From here to the next round's training (saving, evaluating, driving
+         * the next round's episodes) the network is its weights' average. */
+        if (ema) memcpy(raw, net.net.params, bytes), memcpy(net.net.params, ema, bytes);
         if (!isfinite(r->loss) || vla_save(&net, c->out_path, NULL, err)) {
             rc = -1;
             break;
@@ -342,7 +359,7 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
     camera_feed_close(feed);
     g.label.destroy(&g.label);
     g.driver.destroy(&g.driver);
-    free(g.x), free(x), free(target);
+    free(g.x), free(x), free(target), free(ema), free(raw);
     data_free(&data);
     for (int i = 0; i < loaded; i++) scenario_free(&scs[i]);
     free(scs);

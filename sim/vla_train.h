@@ -17,11 +17,14 @@
  * network otherwise (DAgger: the states the network itself reaches,
  * labelled by the expert). The network then trains on everything gathered
  * so far (steps_first in round 0, steps after), AdamW with a warm-up and
- * cosine schedule per round, batches drawn with replacement, a sample whose
- * label brakes (over VLA_TRAIN_BRAKING of the limit) brake_weight times as
- * likely as another: stopping for a guard or a lead is what most failures
- * lack, and it is rare among cruising steps. After each round the
- * model is written to out_path and, with eval_seeds > 0, driven through
+ * cosine schedule per round, batches drawn with replacement, each sample
+ * with weight 1 + brake_weight x its label's brake fraction: hard braking
+ * for a guard or a lead is what most failures lack, and it is rare among
+ * cruising steps. After each round the
+ * model is written to out_path (with ema_decay > 0 the weights' exponential
+ * moving average over the training steps, which also drives the next
+ * round: it swings less between rounds than the last step's weights) and,
+ * with eval_seeds > 0, driven through
  * every scenario as written with seeds 1..eval_seeds in the oracle loop.
  * out_path.csv gets a row per round. A run restarts from scratch (it keeps
  * every frame in memory: about 25 kB a step at 128x64).
@@ -37,7 +40,6 @@
 #include "worldmodel/vla.h"
 
 #define VLA_TRAIN_MAX_SCENARIOS 64
-#define VLA_TRAIN_BRAKING 0.02f /* a label's brake fraction that counts as braking */
 
 typedef struct {
     const char *const *scenarios; /* scenario files */
@@ -50,13 +52,14 @@ typedef struct {
     int batch;
     float lr, lr_min;
     int warmup;
-    float brake_weight;           /* >= 1 */
+    float brake_weight;           /* >= 0 */
+    float ema_decay;              /* [0, 1): the saved weights' moving average per step; 0: the weights */
     int eval_seeds;               /* 0: no evaluation */
     uint64_t seed;
     int progress;                 /* a progress line on stderr */
 } vla_train_config;
 
-/* 7 rounds of 8 variations, 2000 then 1500 steps of batch 32, brake weight 4, AdamW 2e-3 to
+/* 7 rounds of 8 variations, 2000 then 1500 steps of batch 32, brake weight 20, AdamW 2e-3 to
  * 2e-5 with 50 warm-up steps, eval on seeds 1..3, seed 1. */
 vla_train_config vla_train_config_default(void);
 
