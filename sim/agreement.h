@@ -18,8 +18,10 @@
  *                     a policy that does not see frames gets no feed.
  *   generative loop   camera_feed in world-model mode with cfg.feed's
  *                     model, tokenizer, decoding and scene-slot options
- *                     (as `wmsim run --frames worldmodel`), whatever the
- *                     policy sees.
+ *                     (as `wmsim run --frames worldmodel`) for a policy
+ *                     that sees frames; one that does not acts the same
+ *                     whatever they show, so it gets no feed (and agrees
+ *                     with itself by construction).
  * An episode's outcome is "pass", or the finding kind of the first
  * failure reason (agreement_outcome_name: collision, off_road, guard,
  * goal, score, policy). The loops agree on an episode when their outcomes

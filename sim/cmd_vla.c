@@ -21,7 +21,7 @@ static const char USAGE[] =
     "       wmsim vla eval --model MODEL.wmck --scenarios DIR|FILE... [--seeds N]\n"
     "\n"
     "train  behaviour cloning of the expert from oracle frames, with DAgger: R rounds\n"
-    "       (default 7), each driving V new variations (default 8) of every scenario\n"
+    "       (default 4), each driving V new variations (default 8) of every scenario\n"
     "       (round 0 by the expert with exploration, round r by the expert with\n"
     "       probability 0.5^r, else by the network), labelling every step with the\n"
     "       expert's action, then training on all the data so far (--steps-first\n"

@@ -23,7 +23,7 @@
 #define LOSS_WINDOW 100
 
 vla_train_config vla_train_config_default(void) {
-    return (vla_train_config){.model = vla_config_default(), .rounds = 7, .variations = 8, .steps_first = 2000,
+    return (vla_train_config){.model = vla_config_default(), .rounds = 4, .variations = 8, .steps_first = 2000,
                               .steps = 1500, .batch = 32, .lr = 2e-3f, .lr_min = 2e-5f, .warmup = 50,
                               .brake_weight = 20.0f, .eval_seeds = 3, .seed = 1};
 }

@@ -59,7 +59,7 @@ typedef struct {
     int progress;                 /* a progress line on stderr */
 } vla_train_config;
 
-/* 7 rounds of 8 variations, 2000 then 1500 steps of batch 32, brake weight 20, AdamW 2e-3 to
+/* 4 rounds of 8 variations, 2000 then 1500 steps of batch 32, brake weight 20, no average, AdamW 2e-3 to
  * 2e-5 with 50 warm-up steps, eval on seeds 1..3, seed 1. */
 vla_train_config vla_train_config_default(void);
 
