@@ -76,14 +76,7 @@ static char lib_spec[4300], self_spec[4300];
 
 static void make_fixture(void) {
     fx_dir = test_tmpdir();
-    make_tiny_clips_and_tokenizer(fx_dir, fx_clips, fx_tok);
-    join(fx_shards, sizeof fx_shards, fx_dir, "shards");
-    join(fx_dyn, sizeof fx_dyn, fx_dir, "dyn.wmck");
-    run_wmsim_ok((const char *[]){"worldmodel", "tokenize", "--data", fx_clips, "--tokenizer", fx_tok, "--out",
-                                  fx_shards, "--quiet", NULL});
-    run_wmsim_ok((const char *[]){"worldmodel", "train", "--shards", fx_shards, "--out", fx_dyn, "--steps", "5",
-                                  "--frames", "3", "--layers", "1", "--channels", "16", "--heads", "2",
-                                  "--val-windows", "0", "--quiet", NULL});
+    make_tiny_world_model(fx_dir, fx_clips, fx_tok, fx_shards, fx_dyn);
     join(fx_suite, sizeof fx_suite, fx_dir, "suite");
     ck_assert_int_eq(mkdir(fx_suite, 0755), 0);
     char path[4300];

@@ -472,6 +472,35 @@ START_TEST(python_example_policy) {
 }
 END_TEST
 
+/* The Python package's Unix-socket server, started on its own, then driven by wmsim. */
+START_TEST(python_policy_server) {
+    char *dir = test_tmpdir();
+    char sock[4200], spec[4300], pypath[4200];
+    join(sock, sizeof sock, dir, "py.sock");
+    snprintf(spec, sizeof spec, "unix:%s", sock);
+    snprintf(pypath, sizeof pypath, "%s/python", WMSIM_BUILD_DIR);
+    setenv("PYTHONPATH", pypath, 1);
+    pid_t server = fork();
+    ck_assert_int_ge(server, 0);
+    if (server == 0) {
+        execl(WMSIM_PYTHON, WMSIM_PYTHON, "-m", "wmsim_policy.example", "--unix", sock, (char *)NULL);
+        _exit(127);
+    }
+    /* Up to 10 s for the interpreter to start and listen. */
+    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++) nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    ck_assert_msg(access(sock, F_OK) == 0, "the Python server did not create %s", sock);
+    run_outcome r = run_policy(dir, spec, NULL, NULL);
+    ck_assert_str_ne(json_string_value(json_object_get(r.root, "end_reason")), "policy error");
+    ck_assert_int_gt(json_integer_value(json_object_get(r.root, "steps")), 50);
+    ck_assert_msg(strstr(r.log_show, "holding") != NULL, "%s", r.log_show);
+    outcome_free(&r);
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(c_library_example_policy) {
     char *dir = test_tmpdir();
     char spec[4300];
@@ -515,14 +544,7 @@ static char *wm_dir, wm_clips[4200], wm_tok[4200], wm_shards[4200], wm_dyn[4200]
 
 static void make_world_model(void) {
     wm_dir = test_tmpdir();
-    make_tiny_clips_and_tokenizer(wm_dir, wm_clips, wm_tok);
-    join(wm_shards, sizeof wm_shards, wm_dir, "shards");
-    join(wm_dyn, sizeof wm_dyn, wm_dir, "dyn.wmck");
-    run_wmsim_ok((const char *[]){"worldmodel", "tokenize", "--data", wm_clips, "--tokenizer", wm_tok, "--out",
-                                  wm_shards, "--quiet", NULL});
-    run_wmsim_ok((const char *[]){"worldmodel", "train", "--shards", wm_shards, "--out", wm_dyn, "--steps", "5",
-                                  "--frames", "3", "--layers", "1", "--channels", "16", "--heads", "2",
-                                  "--val-windows", "0", "--quiet", NULL});
+    make_tiny_world_model(wm_dir, wm_clips, wm_tok, wm_shards, wm_dyn);
 }
 
 static void free_world_model(void) {
@@ -649,6 +671,7 @@ static Suite *closed_loop_suite(void) {
     TCase *tk = tcase_create("clients");
     tcase_set_timeout(tk, 120);
     tcase_add_test(tk, python_example_policy);
+    tcase_add_test(tk, python_policy_server);
     tcase_add_test(tk, c_library_example_policy);
     tcase_add_test(tk, library_that_cannot_load);
     suite_add_tcase(s, tk);

@@ -29,16 +29,9 @@ static const char *scenario_path(void) { return src_path("scenarios/examples/gua
 
 static void make_fixture(void) {
     fixture_dir = test_tmpdir();
-    make_tiny_clips_and_tokenizer(fixture_dir, clips, tok);
-    join(shards, sizeof shards, fixture_dir, "shards");
-    join(dyn, sizeof dyn, fixture_dir, "dyn.wmck");
+    make_tiny_world_model(fixture_dir, clips, tok, shards, dyn);
     join(clip, sizeof clip, clips, "cut_in/v0000");
     join(actions_csv, sizeof actions_csv, fixture_dir, "actions.csv");
-    run_wmsim_ok((const char *[]){"worldmodel", "tokenize", "--data", clips, "--tokenizer", tok, "--out", shards,
-                                  "--quiet", NULL});
-    run_wmsim_ok((const char *[]){"worldmodel", "train", "--shards", shards, "--out", dyn, "--steps", "5", "--frames",
-                                  "3", "--layers", "1", "--channels", "16", "--heads", "2", "--val-windows", "0",
-                                  "--quiet", NULL});
     /* 12 rows at 10 Hz: speeding up gently while steering a little left. */
     char text[1024] = "t,accel,brake,steer\n";
     for (int i = 0; i < 12; i++)

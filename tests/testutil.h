@@ -155,4 +155,18 @@ static inline void make_tiny_clips_and_tokenizer(const char *dir, char *clips, c
                                   "--val-frames", "8", "--quiet", NULL});
 }
 
+/* make_tiny_clips_and_tokenizer, then token shards and a one-layer dynamics
+ * model over 3-frame windows trained 5 steps, all with the real CLI, in
+ * dir/shards and dir/dyn.wmck (paths of 4200 bytes). */
+static inline void make_tiny_world_model(const char *dir, char *clips, char *tok, char *shards, char *dyn) {
+    make_tiny_clips_and_tokenizer(dir, clips, tok);
+    join(shards, 4200, dir, "shards");
+    join(dyn, 4200, dir, "dyn.wmck");
+    run_wmsim_ok((const char *[]){"worldmodel", "tokenize", "--data", clips, "--tokenizer", tok, "--out", shards,
+                                  "--quiet", NULL});
+    run_wmsim_ok((const char *[]){"worldmodel", "train", "--shards", shards, "--out", dyn, "--steps", "5", "--frames",
+                                  "3", "--layers", "1", "--channels", "16", "--heads", "2", "--val-windows", "0",
+                                  "--quiet", NULL});
+}
+
 #endif
