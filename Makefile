@@ -171,6 +171,11 @@ $(BUILD)/python/wmsim_policy/policy_protocol_pb2.py: sim/policy_protocol.proto
 	@mkdir -p $(dir $@)
 	protoc --proto_path=sim --python_out=$(dir $@) $<
 
+# A library policy that misbehaves on request, for tests/test_closed_loop.c.
+$(BUILD)/tests/libbad_policy.so: tests/fixtures/bad_policy.c clients/c/wmsim_policy.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared -I. $< -lm -o $@
+
 $(CLIENT_LIB): clients/c/example_policy.c clients/c/wmsim_policy.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared $< -lm -o $@
@@ -181,7 +186,7 @@ $(CLIENT_LIB): clients/c/example_policy.c clients/c/wmsim_policy.h
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: check-deps clients $(BIN) $(TEST_BIN)
+run-tests: check-deps clients $(BUILD)/tests/libbad_policy.so $(BIN) $(TEST_BIN)
 	@failed=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; WMSIM_BIN=$(CURDIR)/$(BIN) CK_DEFAULT_TIMEOUT=120 $$t || failed=1; done; \
 	if [ $$failed = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED" >&2; exit 1; fi

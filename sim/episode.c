@@ -71,6 +71,7 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
         action cmd = {0, 0, 0};
         char reasoning[POLICY_REASONING_MAX] = "";
         double t0 = now_s();
+        cfg->pol->n_plan = 0;
         int failed = cfg->pol->act(cfg->pol, &obs, &cmd, reasoning, &perr);
         res->policy_s += now_s() - t0;
         if (failed) {
@@ -103,7 +104,8 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             int n_extra = 0;
             if (clamp_note[0]) memcpy(extra[n_extra++], clamp_note, METRICS_REASON_LEN);
             for (int i = n_before; i < res->m.n_reasons; i++) memcpy(extra[n_extra++], res->m.reasons[i], METRICS_REASON_LEN);
-            episode_log_write_step(&lw, w, &cmd, reasoning, extra, n_extra);
+            episode_log_write_step(&lw, w, &cmd, reasoning, (const double(*)[3])cfg->pol->plan, cfg->pol->n_plan, extra,
+                                   n_extra);
         }
         if (cfg->observe && cfg->observe(&(episode_frame){w, &cmd, &res->m, frame, cfg->feed, reasoning}, cfg->observe_ctx)) {
             snprintf(res->end_reason, sizeof res->end_reason, "stopped by observer");

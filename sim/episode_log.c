@@ -51,7 +51,8 @@ static void fill_action(Wmsim__LogAction *la, const action *a) {
 }
 
 void episode_log_write_step(episode_log_writer *lw, const sim_world *w, const action *command,
-                            const char *reasoning, char extra_events[][METRICS_REASON_LEN], int n_extra) {
+                            const char *reasoning, const double (*plan)[3], int n_plan,
+                            char extra_events[][METRICS_REASON_LEN], int n_extra) {
     Wmsim__LogAction cmd = WMSIM__LOG_ACTION__INIT, applied = WMSIM__LOG_ACTION__INIT;
     fill_action(&cmd, command);
     fill_action(&applied, &w->ego.applied);
@@ -87,6 +88,14 @@ void episode_log_write_step(episode_log_writer *lw, const sim_world *w, const ac
     step.n_actors = n_actors, step.actors = actor_ptrs;
     step.n_events = n_events, step.events = events;
     if (reasoning && *reasoning) step.reasoning = (char *)reasoning;
+    Wmsim__LogWaypoint points[POLICY_PLAN_MAX], *point_ptrs[POLICY_PLAN_MAX];
+    for (int i = 0; i < n_plan && i < POLICY_PLAN_MAX; i++) {
+        points[i] = (Wmsim__LogWaypoint)WMSIM__LOG_WAYPOINT__INIT;
+        points[i].has_x_m = points[i].has_y_m = points[i].has_t_s = 1;
+        points[i].x_m = plan[i][0], points[i].y_m = plan[i][1], points[i].t_s = plan[i][2];
+        point_ptrs[step.n_plan++] = &points[i];
+    }
+    step.plan = point_ptrs;
     Wmsim__LogRecord rec = WMSIM__LOG_RECORD__INIT;
     rec.record_case = WMSIM__LOG_RECORD__RECORD_STEP, rec.step = &step;
     write_record(lw, &rec);
@@ -194,7 +203,7 @@ int episode_log_read(const char *path, episode_log_visit on_record, void *ctx, w
 typedef struct {
     FILE *out;
     char last_reasoning[POLICY_REASONING_MAX];
-    unsigned steps;
+    unsigned steps, planned; /* steps, and those whose answer carried a planned path */
     double last_speed;
     double max_speed;
     int have_summary;
@@ -221,8 +230,15 @@ static int show_record(const Wmsim__LogRecord *rec, void *ctx) {
             if (s->ego->speed > st->max_speed) st->max_speed = s->ego->speed;
         }
         for (size_t i = 0; i < s->n_events; i++) fprintf(out, "  %s\n", s->events[i]);
+        if (s->n_plan) st->planned++;
         if (s->reasoning && strcmp(s->reasoning, st->last_reasoning) != 0) {
-            fprintf(out, "  t=%.1f s: policy: %s (speed %.1f m/s)\n", s->t_s, s->reasoning, st->last_speed);
+            fprintf(out, "  t=%.1f s: policy: %s (speed %.1f m/s", s->t_s, s->reasoning, st->last_speed);
+            if (s->n_plan) {
+                const Wmsim__LogWaypoint *e = s->plan[s->n_plan - 1];
+                fprintf(out, "; plans %zu points to %.1f m ahead, %.1f m left in %.1f s", s->n_plan, e->x_m, e->y_m,
+                        e->t_s);
+            }
+            fputs(")\n", out);
             snprintf(st->last_reasoning, sizeof st->last_reasoning, "%s", s->reasoning);
         }
         break;
@@ -232,6 +248,7 @@ static int show_record(const Wmsim__LogRecord *rec, void *ctx) {
         st->have_summary = 1;
         fprintf(out, "steps: %u  max speed: %.1f m/s  end: %s\n", s->steps, st->max_speed,
                 s->end_reason ? s->end_reason : "?");
+        if (st->planned) fprintf(out, "planned paths: %u of %u steps\n", st->planned, st->steps);
         fprintf(out, "result: %s  score %.3f\n", s->passed ? "PASS" : "FAIL", s->score);
         for (size_t i = 0; i < s->n_failure_reasons; i++) fprintf(out, "  failure: %s\n", s->failure_reasons[i]);
         for (size_t i = 0; i < s->n_metrics; i++)

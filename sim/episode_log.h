@@ -5,7 +5,7 @@
  * Usage (writing):
  *     episode_log_writer lw;
  *     episode_log_open(&lw, path, sc, seed, "expert", &err);
- *     per step: episode_log_write_step(&lw, world, &cmd, reasoning, extra_events, n_extra);
+ *     per step: episode_log_write_step(&lw, world, &cmd, reasoning, plan, n_plan, extra_events, n_extra);
  *     episode_log_write_summary(&lw, &result);
  *     episode_log_commit(&lw, &err);        // or episode_log_abort(&lw)
  * Reading:  episode_log_read(path, on_record, ctx, &err); episode_log_show(path, stdout, &err). */
@@ -30,8 +30,11 @@ typedef struct {
 
 int episode_log_open(episode_log_writer *lw, const char *path, const scenario *sc, uint64_t seed,
                      const char *policy_name, wm_error *err);
+/* plan: the policy's planned path with this answer, n_plan (x, y, t)
+ * points (policy.h); 0 for none. */
 void episode_log_write_step(episode_log_writer *lw, const sim_world *w, const action *command,
-                            const char *reasoning, char extra_events[][METRICS_REASON_LEN], int n_extra);
+                            const char *reasoning, const double (*plan)[3], int n_plan,
+                            char extra_events[][METRICS_REASON_LEN], int n_extra);
 void episode_log_write_summary(episode_log_writer *lw, const episode_result *res);
 int episode_log_commit(episode_log_writer *lw, wm_error *err);
 void episode_log_abort(episode_log_writer *lw);

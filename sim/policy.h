@@ -35,6 +35,7 @@
 #include "sim/world.h"
 
 #define POLICY_REASONING_MAX 256
+#define POLICY_PLAN_MAX 32 /* planned-path points an answer may carry */
 
 typedef struct {
     const sim_world *world; /* privileged state, for built-in policies only */
@@ -51,6 +52,11 @@ typedef struct policy policy;
 struct policy {
     char name[256];
     int sees_frames; /* needs obs->frame every step */
+    /* The path the last answer planned, in the ego frame at the observation
+     * (x ahead, y left, m; t s from then): act sets it when the policy
+     * plans; the episode clears it before each act and logs it after. */
+    int n_plan;
+    double plan[POLICY_PLAN_MAX][3];
     void *state;
     int (*reset)(policy *self, const sim_world *w, wm_error *err);
     /* Fills cmd and, optionally, reasoning (free text shown in logs/reports). */

@@ -263,8 +263,8 @@ static size_t observation_encode(external_state *st, const policy_observation *o
     return len + 4;
 }
 
-/* The Action's fields into cmd and reasoning; why names what is wrong. */
-static int action_decode(const Wmsim__Policy__Action *a, int step, action *cmd,
+/* The Action's fields into cmd, reasoning and the policy's plan; why names what is wrong. */
+static int action_decode(const Wmsim__Policy__Action *a, int step, policy *self, action *cmd,
                          char reasoning[POLICY_REASONING_MAX], char *why, size_t why_len) {
     if (!a->has_step) return snprintf(why, why_len, "sent an Action without step"), -1;
     if ((int64_t)a->step != step)
@@ -272,6 +272,16 @@ static int action_decode(const Wmsim__Policy__Action *a, int step, action *cmd,
     if (!a->has_accel) return snprintf(why, why_len, "sent an Action without accel"), -1;
     if (!a->has_brake) return snprintf(why, why_len, "sent an Action without brake"), -1;
     if (!a->has_steer) return snprintf(why, why_len, "sent an Action without steer"), -1;
+    if (a->n_trajectory > POLICY_PLAN_MAX)
+        return snprintf(why, why_len, "sent an Action with %zu waypoints (limit %d)", a->n_trajectory,
+                        POLICY_PLAN_MAX), -1;
+    for (size_t i = 0; i < a->n_trajectory; i++) {
+        const Wmsim__Policy__Waypoint *w = a->trajectory[i];
+        if (!isfinite(w->x_m) || !isfinite(w->y_m) || !isfinite(w->t_s))
+            return snprintf(why, why_len, "sent an Action whose waypoint %zu is not finite", i), -1;
+        self->plan[i][0] = w->x_m, self->plan[i][1] = w->y_m, self->plan[i][2] = w->t_s;
+    }
+    self->n_plan = (int)a->n_trajectory;
     *cmd = (action){a->accel, a->brake, a->steer};
     if (a->reasoning) snprintf(reasoning, POLICY_REASONING_MAX, "%s", a->reasoning);
     return 0;
@@ -307,7 +317,7 @@ static int external_act(policy *self, const policy_observation *obs, action *cmd
         snprintf(what, sizeof what, "sent %u bytes that do not decode as an Action", len);
         return fail_step(self, step, IO_ERROR, what, err);
     }
-    int bad = action_decode(a, step, cmd, reasoning, what, sizeof what);
+    int bad = action_decode(a, step, self, cmd, reasoning, what, sizeof what);
     wmsim__policy__action__free_unpacked(a, NULL);
     if (bad) return fail_step(self, step, IO_ERROR, what, err);
     st->answered++;

@@ -2,6 +2,7 @@
  * clients/c/wmsim_policy.h, loaded with dlopen. It runs in wmsim's process:
  * its errors are reported like any policy's, its crashes are wmsim's. */
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,16 @@ static int lib_act(policy *self, const policy_observation *obs, action *cmd, cha
     memset(&a, 0, sizeof a);
     if (st->step(st->handle, &o, &a, why, sizeof why))
         return wm_fail(err, "policy %s: step %d failed: %.*s", self->name, obs->step, (int)sizeof why, why);
+    if (a.n_trajectory < 0 || a.n_trajectory > WMSIM_POLICY_TRAJECTORY_MAX)
+        return wm_fail(err, "policy %s: step %d returned n_trajectory %d outside [0, %d]", self->name, obs->step,
+                       a.n_trajectory, WMSIM_POLICY_TRAJECTORY_MAX);
+    for (int i = 0; i < a.n_trajectory; i++) {
+        const wmsim_policy_waypoint *w = &a.trajectory[i];
+        if (!isfinite(w->x_m) || !isfinite(w->y_m) || !isfinite(w->t_s))
+            return wm_fail(err, "policy %s: step %d returned waypoint %d not finite", self->name, obs->step, i);
+        self->plan[i][0] = w->x_m, self->plan[i][1] = w->y_m, self->plan[i][2] = w->t_s;
+    }
+    self->n_plan = a.n_trajectory;
     *cmd = (action){a.accel, a.brake, a.steer};
     /* The library may have left reasoning unterminated; %.*s reads no further than its array. */
     snprintf(reasoning, POLICY_REASONING_MAX, "%.*s", (int)sizeof a.reasoning, a.reasoning);

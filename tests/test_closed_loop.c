@@ -52,6 +52,15 @@ static int serve_policy(int in_fd, int out_fd, const char *mode, int at) {
                  f ? f->width : 0, f ? f->height : 0, frame_ok ? "" : " MALFORMED", o->accel_max, o->brake_max,
                  o->steer_max, o->instruction);
         a.reasoning = why;
+        /* A plan of 3 points, 5 m apart, 0.5 s apart; 40 of them for "manyplan". */
+        Wmsim__Policy__Waypoint pts[40], *pp[40];
+        a.n_trajectory = here && !strcmp(mode, "manyplan") ? 40 : 3, a.trajectory = pp;
+        for (size_t k = 0; k < a.n_trajectory; k++) {
+            pts[k] = (Wmsim__Policy__Waypoint)WMSIM__POLICY__WAYPOINT__INIT;
+            pts[k].has_x_m = pts[k].has_y_m = pts[k].has_t_s = 1;
+            pts[k].x_m = 5.0 * (double)(k + 1), pts[k].y_m = 0.25, pts[k].t_s = 0.5 * (double)(k + 1);
+            pp[k] = &pts[k];
+        }
         wmsim__policy__observation__free_unpacked(o, NULL);
         if (here) {
             if (!strcmp(mode, "crash") || !strcmp(mode, "crashonce")) abort();
@@ -186,6 +195,13 @@ START_TEST(exec_policy_drives_a_whole_episode) {
     ck_assert_msg(strstr(r.log_show, "saw cut_in/") != NULL, "%s", r.log_show);
     ck_assert_msg(strstr(r.log_show, "128x64 frame, limits") != NULL, "%s", r.log_show);
     ck_assert_ptr_null(strstr(r.log_show, "MALFORMED"));
+    /* Its planned path is in the log with every answer. */
+    ck_assert_msg(strstr(r.log_show, "; plans 3 points to 15.0 m ahead, 0.2 m left in 1.5 s)") != NULL, "%s",
+                  r.log_show);
+    char want[128];
+    long steps = (long)json_integer_value(json_object_get(r.root, "steps"));
+    snprintf(want, sizeof want, "planned paths: %ld of %ld steps", steps, steps);
+    ck_assert_msg(strstr(r.log_show, want) != NULL, "want '%s' in:\n%s", want, r.log_show);
     outcome_free(&r);
     test_remove_tree(dir);
     free(dir);
@@ -226,6 +242,11 @@ END_TEST
 
 START_TEST(policy_answering_the_wrong_step) {
     check_misbehaviour("wrongstep@4", 4, "sent an Action for step 5 at step 4", NULL, NULL);
+}
+END_TEST
+
+START_TEST(policy_planning_too_far) {
+    check_misbehaviour("manyplan@3", 3, "sent an Action with 40 waypoints (limit 32) at step 3", NULL, NULL);
 }
 END_TEST
 
@@ -524,6 +545,26 @@ START_TEST(c_library_example_policy) {
 }
 END_TEST
 
+/* A library policy's errors end the episode like a process's, with the reason. */
+START_TEST(misbehaving_library_policy) {
+    const char *cases[][2] = {
+        {"fail@2", "step 2 failed: lost the lane markings"},
+        {"plan@3", "step 3 returned n_trajectory 40 outside [0, 32]"},
+        {"nan@1", "step 1 returned waypoint 1 not finite"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = test_tmpdir(), spec[4300], reason[4600];
+        snprintf(spec, sizeof spec, "lib:%s/tests/libbad_policy.so %s", WMSIM_BUILD_DIR, cases[i][0]);
+        snprintf(reason, sizeof reason, "policy %s: %s", spec, cases[i][1]);
+        run_outcome r = run_policy(dir, spec, NULL, NULL);
+        expect_policy_failure(&r, atoi(strchr(cases[i][0], '@') + 1), reason);
+        outcome_free(&r);
+        test_remove_tree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 START_TEST(library_that_cannot_load) {
     char *out;
     ck_assert_int_eq(run_wmsim(&out, (const char *[]){"run", src_path(SCENARIO), "--policy", "lib:/nonexistent/p.so",
@@ -655,6 +696,7 @@ static Suite *closed_loop_suite(void) {
     tcase_add_test(tc, policy_announcing_a_gigabyte);
     tcase_add_test(tc, policy_answering_the_wrong_step);
     tcase_add_test(tc, policy_leaving_out_steer);
+    tcase_add_test(tc, policy_planning_too_far);
     tcase_add_test(tc, policy_answering_out_of_range);
     tcase_add_test(tc, policy_that_cannot_start);
     tcase_add_test(tc, bad_policy_options);
@@ -674,6 +716,7 @@ static Suite *closed_loop_suite(void) {
     tcase_add_test(tk, python_policy_server);
     tcase_add_test(tk, c_library_example_policy);
     tcase_add_test(tk, library_that_cannot_load);
+    tcase_add_test(tk, misbehaving_library_policy);
     suite_add_tcase(s, tk);
     TCase *tw = tcase_create("worldmodel");
     tcase_set_timeout(tw, 300);

@@ -15,7 +15,8 @@
  * none) and returns the policy's state, or NULL with a reason in err.
  * reset starts an episode; step answers one 0.1 s control step: wmsim
  * zeroes *act, the policy fills accel, brake, steer and optionally
- * reasoning and the planned trajectory. A non-zero return from reset or step
+ * reasoning and the planned trajectory (both recorded in the episode log;
+ * n_trajectory outside [0, 32] or a non-finite point is a policy error). A non-zero return from reset or step
  * ends the episode as a policy error with err's text (NUL-terminated,
  * err_len bytes at most). The observation's pointers live until step
  * returns. Calls come from one thread at a time.
