@@ -123,3 +123,15 @@ int dir_create_parent(const char *path, wm_error *err) {
     dir[slash - path] = '\0';
     return dir_create(dir, err);
 }
+
+int file_write_json(const char *path, json_t *root, size_t flags, wm_error *err) {
+    char *text = json_dumps(root, flags);
+    json_decref(root);
+    if (!text) return wm_fail(err, "%s: cannot encode the JSON", path);
+    size_t len = strlen(text);
+    text = REALLOC_CHECK(text, len + 2, 1);
+    text[len] = '\n', text[len + 1] = '\0';
+    int rc = file_write_atomic(path, text, len + 1, err);
+    free(text);
+    return rc;
+}

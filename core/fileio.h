@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "core/error.h"
@@ -17,6 +18,13 @@
 int file_read_all(const char *path, size_t max_len, uint8_t **data, size_t *len, wm_error *err);
 
 int file_write_atomic(const char *path, const void *data, size_t len, wm_error *err);
+
+/* root (taken over: decref'ed here) as JSON text with a final newline,
+ * written atomically; flags are jansson's json_dumps flags, FILE_JSON_REPORT
+ * for the project's summaries (2-space indent, keys in insertion order, 10
+ * significant digits). */
+#define FILE_JSON_REPORT (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+int file_write_json(const char *path, json_t *root, size_t flags, wm_error *err);
 
 typedef struct {
     FILE *f;

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "datasets/clip_reader.h"
 #include "render/image.h"
@@ -126,12 +126,6 @@ typedef struct {
     json_t *shards, *clips; /* index.json's lists */
     token_shards_report *rep;
 } writer;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void shard_path(char *out, size_t n, const char *root, int k) {
     snprintf(out, n, "%s/shard_%05d.wmts", root, k);
@@ -315,7 +309,7 @@ done:
 }
 
 static void progress_line(const token_shards_write_config *c, int done, int total, double t0) {
-    double dt = now_s() - t0, rate = dt > 0 ? done / dt : 0;
+    double dt = clock_now_s() - t0, rate = dt > 0 ? done / dt : 0;
     double eta = rate > 0 ? (total - done) / rate : 0;
     fprintf(stderr, "\rtokenize: %d/%d clips, %.1f clips/s, ETA %.0f s   ", done, total, rate, eta);
     (void)c;
@@ -339,16 +333,8 @@ static int write_index(writer *w, wm_error *err) {
         (json_int_t)r->validation_frames,
         "shards", w->shards, "clips", w->clips);
     if (!root) abort(); /* a programming error in the pack format */
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    if (!text) abort(); /* out of memory */
     snprintf(path, sizeof path, "%s/%s", c->out, TOKEN_SHARDS_INDEX);
-    size_t n = strlen(text);
-    text = REALLOC_CHECK(text, n + 2, 1);
-    text[n] = '\n';
-    int rc = file_write_atomic(path, text, n + 1, err);
-    free(text);
-    return rc;
+    return file_write_json(path, root, JSON_INDENT(1) | JSON_PRESERVE_ORDER, err);
 }
 
 int token_shards_write(const token_shards_write_config *c, token_shards_report *rep, wm_error *err) {
@@ -357,7 +343,7 @@ int token_shards_write(const token_shards_write_config *c, token_shards_report *
     if (c->slots < 0 || c->slots > TOKEN_SHARDS_MAX_SLOTS)
         return wm_fail(err, "token shards: slots %d outside [0, %d]", c->slots, TOKEN_SHARDS_MAX_SLOTS);
     if (c->shard_frames < 1 || c->batch < 1) return wm_fail(err, "token shards: shard_frames and batch must be >= 1");
-    double t0 = now_s();
+    double t0 = clock_now_s();
     writer w = {.cfg = c, .rep = rep};
     ckpt_info info;
     if (ckpt_inspect(c->tokenizer, CKPT_KIND_MODEL, CKPT_MODEL_TOKENIZER, &info, err)) return -1;
@@ -409,7 +395,7 @@ int token_shards_write(const token_shards_write_config *c, token_shards_report *
     rc = 0;
 done:
     if (c->progress) fprintf(stderr, "\r%*s\r", 72, "");
-    rep->seconds = now_s() - t0;
+    rep->seconds = clock_now_s() - t0;
     clip_folders_free(&dirs);
     json_decref(w.shards), json_decref(w.clips);
     free(w.body.p);

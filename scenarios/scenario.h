@@ -275,6 +275,11 @@ void scenario_vary(scenario *sc, int variation);
 int scenario_files_add(const char *path, char ***list, int *n, wm_error *err);
 void scenario_files_free(char **list, int n);
 
+/* Loads n scenario files into out, refusing two with one id ("WHO: A and
+ * B share the scenario id 'X'": results and clips are filed by id).
+ * *loaded counts the scenarios to scenario_free, on failure too. */
+int scenario_load_all(const char *who, const char *const *paths, int n, scenario *out, int *loaded, wm_error *err);
+
 const char *gesture_name(gesture g);        /* "STOP", "PROCEED", ... */
 const char *actor_kind_name(actor_kind k);  /* "vehicle", "pedestrian", ... */
 

@@ -41,3 +41,17 @@ void scenario_files_free(char **list, int n) {
     for (int i = 0; i < n; i++) free(list[i]);
     free(list);
 }
+
+int scenario_load_all(const char *who, const char *const *paths, int n, scenario *out, int *loaded, wm_error *err) {
+    for (*loaded = 0; *loaded < n; ++*loaded) {
+        if (scenario_load(paths[*loaded], &out[*loaded], err)) return -1;
+        for (int j = 0; j < *loaded; j++)
+            if (strcmp(out[j].id, out[*loaded].id) == 0) {
+                wm_fail(err, "%s: %s and %s share the scenario id '%s'", who, paths[j], paths[*loaded],
+                        out[*loaded].id);
+                ++*loaded;
+                return -1;
+            }
+    }
+    return 0;
+}

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/version.h"
 #include "render/overlay.h"
@@ -53,12 +54,6 @@ agreement_config agreement_config_default(void) {
     c.feed.model_path = "models/dynamics.wmck";
     c.feed.tokenizer_path = "models/tokenizer.wmck";
     return c;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int has_suffix(const char *s, const char *suffix) {
@@ -611,15 +606,7 @@ static int write_json(const char *path, const agreement_config *cfg, const agree
         json_array_append_new(eps, o);
     }
     json_object_set_new(root, "episodes", eps);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text) return wm_fail(err, "%s: cannot encode the agreement JSON", path);
-    size_t len = strlen(text);
-    text = REALLOC_CHECK(text, len + 2, 1);
-    text[len] = '\n';
-    int rc = file_write_atomic(path, text, len + 1, err);
-    free(text);
-    return rc;
+    return file_write_json(path, root, FILE_JSON_REPORT, err);
 }
 
 /* Removes the PNG files in OUT/diverge that this run did not write. */
@@ -686,7 +673,7 @@ static void make_strip_names(const agreement_config *cfg, char (*names)[AGREEMEN
 int agreement_run(const agreement_config *cfg, agreement_result *res, wm_error *err) {
     memset(res, 0, sizeof *res);
     if (check_config(cfg, err)) return -1;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     agreement_run_state *run = CALLOC_CHECK(1, sizeof *run);
     run->cfg = cfg;
     run->res = res;
@@ -694,17 +681,7 @@ int agreement_run(const agreement_config *cfg, agreement_result *res, wm_error *
     run->strip_names = CALLOC_CHECK((size_t)cfg->n_policies, sizeof *run->strip_names);
     make_strip_names(cfg, run->strip_names);
     int rc = -1, loaded = 0;
-    for (; loaded < cfg->n_scenarios; loaded++) {
-        scenario *sc = &run->scenarios[loaded];
-        if (scenario_load(cfg->scenarios[loaded], sc, err)) goto done;
-        for (int j = 0; j < loaded; j++)
-            if (strcmp(run->scenarios[j].id, sc->id) == 0) {
-                wm_fail(err, "agreement: %s and %s share the scenario id '%s'", cfg->scenarios[j],
-                        cfg->scenarios[loaded], sc->id);
-                loaded++;
-                goto done;
-            }
-    }
+    if (scenario_load_all("agreement", cfg->scenarios, cfg->n_scenarios, run->scenarios, &loaded, err)) goto done;
     /* Bad policies, models and cameras are bad input: found before any episode runs. */
     {
         worker_state probe;
@@ -742,13 +719,13 @@ int agreement_run(const agreement_config *cfg, agreement_result *res, wm_error *
             int finished = run->done == res->n_episodes || run->failed;
             pthread_mutex_unlock(&run->lock);
             if (finished) break;
-            print_progress(run, now_s() - t0, 0);
+            print_progress(run, clock_now_s() - t0, 0);
             nanosleep(&(struct timespec){0, 250000000}, NULL);
         }
     }
     for (int i = 0; i < jobs; i++) pthread_join(threads[i], NULL);
     free(threads);
-    if (cfg->progress) print_progress(run, now_s() - t0, 1);
+    if (cfg->progress) print_progress(run, clock_now_s() - t0, 1);
     pthread_mutex_destroy(&run->lock);
     if (run->failed) {
         *err = run->err;
@@ -760,7 +737,7 @@ int agreement_run(const agreement_config *cfg, agreement_result *res, wm_error *
         snprintf(path, sizeof path, "%s/agreement.json", cfg->out_dir);
         if (write_json(path, cfg, run, res, err) || prune_strips(cfg, res, err)) goto done;
     }
-    res->elapsed_s = now_s() - t0;
+    res->elapsed_s = clock_now_s() - t0;
     rc = 0;
 done:
     if (rc) agreement_result_free(res);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "datasets/captions.h"
 #include "datasets/clip.h"
@@ -122,12 +123,6 @@ static void *worker(void *arg) {
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static void print_progress(clips_run *run, double elapsed, int final) {
     pthread_mutex_lock(&run->lock);
     clips_report r = run->rep;
@@ -157,21 +152,12 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
     run->cfg = cfg;
     run->scenarios = CALLOC_CHECK((size_t)cfg->n_scenarios, sizeof *run->scenarios);
     int rc = -1, loaded = 0;
-    for (; loaded < cfg->n_scenarios; loaded++) {
-        scenario *sc = &run->scenarios[loaded];
-        if (scenario_load(cfg->scenarios[loaded], sc, err)) goto done;
-        for (int j = 0; j < loaded; j++)
-            if (strcmp(run->scenarios[j].id, sc->id) == 0) {
-                wm_fail(err, "clips generate: %s and %s share the scenario id '%s' (clips are filed by id)",
-                        cfg->scenarios[j], cfg->scenarios[loaded], sc->id);
-                loaded++;
-                goto done;
-            }
-        camera_params cp = sc->camera;
+    if (scenario_load_all("clips generate", cfg->scenarios, cfg->n_scenarios, run->scenarios, &loaded, err)) goto done;
+    for (int i = 0; i < loaded; i++) {
+        camera_params cp = run->scenarios[i].camera;
         if (cfg->width) cp.width = cfg->width, cp.height = cfg->height;
         if (camera_params_check(&cp, err)) {
-            wm_error_prefix(err, "%s: ", cfg->scenarios[loaded]);
-            loaded++;
+            wm_error_prefix(err, "%s: ", cfg->scenarios[i]);
             goto done;
         }
     }
@@ -179,7 +165,7 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
     run->rep.planned = cfg->n_scenarios * cfg->variations;
     pthread_mutex_init(&run->lock, NULL);
     pthread_t threads[256];
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (int i = 0; i < cfg->jobs; i++) pthread_create(&threads[i], NULL, worker, run);
     if (cfg->progress) {
         for (;;) {
@@ -187,15 +173,15 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
             int finished = run->done == run->rep.planned || run->failed;
             pthread_mutex_unlock(&run->lock);
             if (finished) break;
-            print_progress(run, now_s() - t0, 0);
+            print_progress(run, clock_now_s() - t0, 0);
             nanosleep(&(struct timespec){0, 250000000}, NULL);
         }
     }
     for (int i = 0; i < cfg->jobs; i++) pthread_join(threads[i], NULL);
-    if (cfg->progress) print_progress(run, now_s() - t0, 1);
+    if (cfg->progress) print_progress(run, clock_now_s() - t0, 1);
     pthread_mutex_destroy(&run->lock);
     *rep = run->rep;
-    rep->elapsed_s = now_s() - t0;
+    rep->elapsed_s = clock_now_s() - t0;
     if (run->failed) {
         *err = run->err;
         goto done;

@@ -35,10 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "actions/action.h"
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "datasets/clip.h"
 #include "datasets/token_shards.h"
@@ -549,12 +549,6 @@ static int write_tokens(const char *path, const int *tokens, int N, int P, wm_er
 
 /* ---- the command -------------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
@@ -623,11 +617,11 @@ static int run_dream(dream_options *o, wm_error *err) {
     rp.mode = o->mode, rp.steps = o->steps, rp.temperature = (float)o->temperature, rp.top_k = o->top_k;
     rp.seed = o->seed, rp.guidance = (float)o->guidance;
     generated = MALLOC_CHECK((size_t)in.N * in.P * sizeof *generated);
-    const double t0 = now_s();
+    const double t0 = clock_now_s();
     if (rollout_generate(&dm, &rp, 1, in.W, in.ctx_tokens, in.ctx_actions, in.ctx_slots, in.N, in.new_actions,
                          in.new_slots, generated, err))
         goto done;
-    const double seconds = now_s() - t0;
+    const double seconds = clock_now_s() - t0;
     if (dir_create_parent(o->out, err) || write_video(o, &tk, &in, generated, sc ? &run : NULL, err)) goto done;
     if (o->tokens && write_tokens(o->tokens, generated, in.N, in.P, err)) goto done;
     if (!o->quiet) {

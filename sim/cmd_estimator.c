@@ -488,15 +488,7 @@ static int write_eval_json(const eval_options *o, const eval_result *res, wm_err
     }
     json_object_set_new(root, "classes", names);
     json_object_set_new(root, "confusion", confusion); /* [true][estimated], in "classes" order */
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text) return wm_fail(err, "%s: cannot encode the JSON", o->json);
-    size_t len = strlen(text);
-    text = REALLOC_CHECK(text, len + 2, 1);
-    text[len] = '\n', text[len + 1] = '\0';
-    int rc = file_write_atomic(o->json, text, len + 1, err);
-    free(text);
-    return rc;
+    return file_write_json(o->json, root, FILE_JSON_REPORT, err);
 }
 
 static int cmd_eval(int argc, char **argv) {

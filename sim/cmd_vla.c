@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/check.h"
 #include "scenarios/scenario.h"
 #include "sim/cli_args.h"
 #include "sim/vla_train.h"
@@ -114,7 +115,7 @@ static int vla_eval_command(vla_options *o) {
     if (!o->model) return usage_error("vla eval: %s", "missing --model");
     char spec[4200];
     snprintf(spec, sizeof spec, "vla:%s", o->model);
-    int *passed = calloc((size_t)o->n_scenarios, sizeof *passed), total = 0;
+    int *passed = CALLOC_CHECK((size_t)o->n_scenarios, sizeof *passed), total = 0;
     wm_error err;
     int rc = vla_train_evaluate(spec, (const char *const *)o->scenarios, o->n_scenarios, o->seeds, passed, &total,
                                 &err);

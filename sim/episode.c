@@ -6,26 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/version.h"
 #include "sim/episode_log.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Feeds the frame at w into *frame, timing it. */
 static int feed_frame(const episode_config *cfg, const sim_world *w, const action *led_by, const image **frame,
                       episode_result *res, wm_error *err) {
     if (!cfg->feed) return 0;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     int rc = camera_feed_frame(cfg->feed, w, led_by, frame, err);
-    res->frames_s += now_s() - t0;
+    res->frames_s += clock_now_s() - t0;
     return rc;
 }
 
@@ -70,10 +64,10 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
                                   .frame = cfg->pol->sees_frames ? frame : NULL};
         action cmd = {0, 0, 0};
         char reasoning[POLICY_REASONING_MAX] = "";
-        double t0 = now_s();
+        double t0 = clock_now_s();
         cfg->pol->n_plan = 0;
         int failed = cfg->pol->act(cfg->pol, &obs, &cmd, reasoning, &perr);
-        res->policy_s += now_s() - t0;
+        res->policy_s += clock_now_s() - t0;
         if (failed) {
             policy_failure(res, w, perr.msg);
             break;
@@ -93,10 +87,10 @@ int episode_run(const episode_config *cfg, episode_result *res, wm_error *err) {
             snprintf(clamp_note, sizeof clamp_note, "t=%.1f s: clamped %.150s", w->t, range.msg);
             cmd = clamped;
         }
-        t0 = now_s();
+        t0 = clock_now_s();
         sim_step(w, &cmd);
         metrics_update(&res->m, w);
-        res->sim_s += now_s() - t0;
+        res->sim_s += clock_now_s() - t0;
         if (feed_frame(cfg, w, &cmd, &frame, res, err)) goto feed_failed;
         if (cfg->log_path) {
             /* Findings of this step (collisions, guard violations) are events too. */
@@ -167,15 +161,5 @@ int episode_write_result_json(const char *path, const episode_config *cfg, const
     json_t *mj = json_object();
     for (int i = 0; i < METRICS_N_VALUES; i++) json_object_set_new(mj, names[i], json_real(values[i]));
     json_object_set_new(root, "metrics", mj);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text) return wm_fail(err, "%s: cannot encode result JSON", path);
-    size_t len = strlen(text);
-    char *with_newline = MALLOC_CHECK(len + 2);
-    memcpy(with_newline, text, len);
-    with_newline[len] = '\n';
-    free(text);
-    int rc = file_write_atomic(path, with_newline, len + 1, err);
-    free(with_newline);
-    return rc;
+    return file_write_json(path, root, FILE_JSON_REPORT, err);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "sim/policy.h"
 #include "sim/policy_protocol.pb-c.h"
 
@@ -50,12 +51,6 @@ typedef struct {
     size_t cap;
 } external_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void buf_reserve(external_state *st, size_t n) {
     if (n <= st->cap) return;
     st->buf = REALLOC_CHECK(st->buf, n, 1);
@@ -72,9 +67,9 @@ static void process_reap(external_state *st, double wait_s, char *why, size_t wh
     if (st->pid <= 0) return;
     int status = 0;
     pid_t got = 0;
-    for (double end = now_s() + wait_s;;) {
+    for (double end = clock_now_s() + wait_s;;) {
         got = waitpid(st->pid, &status, WNOHANG);
-        if (got != 0 || now_s() >= end) break;
+        if (got != 0 || clock_now_s() >= end) break;
         nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
     }
     if (got == 0) {
@@ -151,7 +146,7 @@ typedef enum { IO_OK, IO_TIMEOUT, IO_CLOSED, IO_ERROR } io_status;
 
 static io_status wait_fd(int fd, short events, double deadline) {
     for (;;) {
-        double left = deadline - now_s();
+        double left = deadline - clock_now_s();
         if (left <= 0) return IO_TIMEOUT;
         struct pollfd p = {.fd = fd, .events = events};
         int n = poll(&p, 1, (int)ceil(left * 1000.0));
@@ -292,7 +287,7 @@ static int external_act(policy *self, const policy_observation *obs, action *cmd
     external_state *st = self->state;
     int step = obs->step;
     if (st->fd < 0 && connection_open(st, self->name, err)) return -1;
-    double deadline = now_s() + (st->answered ? st->o.step_timeout_s : st->o.startup_timeout_s);
+    double deadline = clock_now_s() + (st->answered ? st->o.step_timeout_s : st->o.startup_timeout_s);
 
     size_t n = observation_encode(st, obs);
     io_status s = send_all(st->fd, st->buf, n, deadline);

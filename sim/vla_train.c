@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "sim/camera_feed.h"
 #include "sim/episode.h"
@@ -213,7 +214,7 @@ static float train_round(vla *net, const vla_data *d, int steps, const vla_train
         if (step <= window) first_sum += loss;
         if (step > steps - window) loss_sum += loss, loss_n++;
         if (c->progress && (step % 10 == 0 || step == steps)) {
-            double el = train_now_s() - t0;
+            double el = clock_now_s() - t0;
             fprintf(stderr, "\r  vla round %d: step %d/%d  loss %.4f  %.1f samples/s  (%.0f s elapsed) ", round, step,
                     steps, (double)loss, step * c->batch / fmax(el, 1e-6), el);
             fflush(stderr);
@@ -248,7 +249,10 @@ int vla_train_evaluate(const char *policy_spec, const char *const *scenarios, in
             episode_config ec = {.sc = &sc, .seed = (uint64_t)s, .pol = &pol, .feed = feed};
             episode_result res;
             if (episode_run(&ec, &res, err)) rc = -1;
-            else if (res.m.passed) (*total_passed)++, passed ? passed[i]++ : 0;
+            else if (res.m.passed) {
+                (*total_passed)++;
+                if (passed) passed[i]++;
+            }
         }
         scenario_free(&sc);
     }
@@ -266,12 +270,7 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
     const int W = net.cfg.net.width, H = net.cfg.net.height;
 
     scenario *scs = CALLOC_CHECK((size_t)c->n_scenarios, sizeof *scs);
-    int loaded = 0, rc = 0;
-    for (; loaded < c->n_scenarios; loaded++)
-        if (scenario_load(c->scenarios[loaded], &scs[loaded], err)) {
-            rc = -1;
-            break;
-        }
+    int loaded = 0, rc = scenario_load_all("vla train", c->scenarios, c->n_scenarios, scs, &loaded, err);
     char csv_path[4200];
     snprintf(csv_path, sizeof csv_path, "%s.csv", c->out_path);
     FILE *csv = NULL;
@@ -283,9 +282,9 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
     policy gp = {.sees_frames = 1, .state = &g, .reset = gatherer_reset, .act = gatherer_act,
                  .destroy = gatherer_destroy};
     snprintf(gp.name, sizeof gp.name, "vla-train");
-    policy_create("expert", NULL, &g.label, err);
+    policy_expert_init(&g.label);
     policy inner;
-    policy_create("expert", NULL, &inner, err);
+    policy_expert_init(&inner);
     policy_explore_wrap(&inner, c->seed ^ 0x6578706c6f7265ULL, &g.driver);
     float *x = MALLOC_CHECK((size_t)c->batch * vla_input_floats(&net) * sizeof(float));
     float *target = MALLOC_CHECK((size_t)c->batch * VLA_OUTPUTS * sizeof(float));
@@ -298,7 +297,7 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
     }
     g.rng = rng_fork(c->seed, 3);
     camera_feed *feed = NULL;
-    const double t0 = train_now_s();
+    const double t0 = clock_now_s();
 
     for (int round = 0; round < c->rounds && !rc; round++) {
         g.round = round, g.expert_p = round ? pow(0.5, round) : 1.0, g.steps = g.expert_steps = 0;
@@ -345,7 +344,7 @@ int vla_train(const vla_train_config *c, vla_train_report *rep, wm_error *err) {
             }
             r->eval_episodes = c->n_scenarios * c->eval_seeds;
         }
-        r->seconds = train_now_s() - t0;
+        r->seconds = clock_now_s() - t0;
         if (csv) {
             fprintf(csv, "%d,%d,%.4f,%.6g,%d,%d,%.1f\n", round, r->samples, r->expert_share, (double)r->loss,
                     r->eval_passed, r->eval_episodes, r->seconds);

@@ -12,9 +12,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/mathx.h"
 #include "core/version.h"
@@ -826,17 +826,11 @@ static int list_validation(const char *root, clip_folder_list *out, int *complet
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 int wm_eval_run(const wm_eval_config *cfg, wm_eval_result *res, wm_eval_strip *strip, wm_error *err) {
     memset(res, 0, sizeof *res);
     if (strip) memset(strip, 0, sizeof *strip);
     if (check_config(cfg, err)) return -1;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     evaluator *ev = CALLOC_CHECK(1, sizeof *ev);
     clip_folder_list clips = {0};
     wm_eval_clip clip;
@@ -871,7 +865,7 @@ int wm_eval_run(const wm_eval_config *cfg, wm_eval_result *res, wm_eval_strip *s
     for (int i = 0; i < res->chosen; i++) {
         const char *dir = clips.dirs[(long long)i * clips.n / res->chosen];
         if (cfg->progress) {
-            fprintf(stderr, "\rworldmodel eval: clip %d/%d, %.0f s  ", i + 1, res->chosen, now_s() - t0);
+            fprintf(stderr, "\rworldmodel eval: clip %d/%d, %.0f s  ", i + 1, res->chosen, clock_now_s() - t0);
             fflush(stderr);
         }
         if (wm_eval_clip_read(dir, &clip, err)) goto done;
@@ -895,7 +889,7 @@ done:
     clip_folders_free(&clips);
     evaluator_free(ev);
     free(ev);
-    res->seconds = now_s() - t0;
+    res->seconds = clock_now_s() - t0;
     return rc;
 }
 
@@ -1110,15 +1104,8 @@ int wm_eval_write_json(const char *path, const wm_eval_config *cfg, const wm_eva
     }
     json_object_set_new(root, "bars", bars);
 
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (!text) return wm_fail(err, "%s: cannot encode the JSON summary", path);
-    size_t len = strlen(text);
-    text = REALLOC_CHECK(text, len + 2, 1);
-    text[len] = '\n';
-    int rc = dir_create_parent(path, err) ? -1 : file_write_atomic(path, text, len + 1, err);
-    free(text);
-    return rc;
+    if (dir_create_parent(path, err)) return json_decref(root), -1;
+    return file_write_json(path, root, FILE_JSON_REPORT, err);
 }
 
 /* ---- the strip -------------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "worldmodel/train_run.h"
 #include "core/mathx.h"
@@ -207,7 +208,7 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
     float *slots = c->slots ? MALLOC_CHECK(B * F * c->slots * c->slot_dim * sizeof(float)) : NULL;
     rep->first_step = step + 1;
     interval_sums sums = {0};
-    double t0 = train_now_s(), t_interval = t0;
+    double t0 = clock_now_s(), t_interval = t0;
     int rc = 0, log_every = cfg->log_every > 0 ? cfg->log_every : 50;
     const int have_val = cfg->val_tokens && cfg->val_actions && cfg->n_val > 0;
     while (step < end) {
@@ -234,7 +235,7 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
         int validate = have_val && (last || (cfg->val_every > 0 && step % cfg->val_every == 0));
         if (validate) dynamics_evaluate(dm, cfg->val_tokens, cfg->val_actions, cfg->val_slots, cfg->n_val, &rep->val);
         if (step % log_every == 0 || last || validate) {
-            double t = train_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
+            double t = clock_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
             rep->loss = (float)(sums.loss / sums.n);
             if (csv) {
                 fprintf(csv, "%d,%.6g,%.6g,%.6g,%d,%.2f", step, lr, sums.loss / sums.n, sums.grad_norm / sums.n,
@@ -260,7 +261,7 @@ int dynamics_train(dynamics_model *dm, const dynamics_train_config *cfg, const w
         }
     }
     rep->steps = step;
-    rep->seconds = train_now_s() - t0;
+    rep->seconds = clock_now_s() - t0;
     rep->windows_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
     free(tokens), free(targets), free(inputs), free(weights), free(actions), free(slots);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "worldmodel/train_run.h"
 
@@ -115,7 +116,7 @@ int estimator_train(estimator *est, const estimator_train_config *cfg, const est
     float *speed = MALLOC_CHECK(B * sizeof(float)), *yaw = MALLOC_CHECK(B * sizeof(float));
     rep->first_step = step + 1;
     interval_sums sums = {0};
-    double t0 = train_now_s(), t_interval = t0;
+    double t0 = clock_now_s(), t_interval = t0;
     int rc = 0, log_every = cfg->log_every > 0 ? cfg->log_every : 25;
     while (step < end) {
         if (data->next(data->ctx, x, speed, yaw, cfg->batch, err)) {
@@ -138,7 +139,7 @@ int estimator_train(estimator *est, const estimator_train_config *cfg, const est
         int last = step == end, validate = validate_now(cfg, step, last);
         if (validate) estimator_evaluate(est, cfg->val_x, cfg->val_speed, cfg->val_yaw_rate, cfg->n_val, &rep->val);
         if (step % log_every == 0 || last || validate) {
-            double t = train_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
+            double t = clock_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
             rep->loss = (float)(sums.loss / sums.n), rep->speed_mae = (float)(sums.speed_mae / sums.n);
             rep->yaw_mae = (float)(sums.yaw_mae / sums.n);
             if (csv) {
@@ -161,7 +162,7 @@ int estimator_train(estimator *est, const estimator_train_config *cfg, const est
         }
     }
     rep->steps = step;
-    rep->seconds = train_now_s() - t0;
+    rep->seconds = clock_now_s() - t0;
     rep->pairs_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
     free(x), free(speed), free(yaw);

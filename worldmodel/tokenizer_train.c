@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "worldmodel/train_run.h"
 #include "core/mathx.h"
@@ -80,7 +81,7 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
     float *x = MALLOC_CHECK((size_t)cfg->batch * img * sizeof(float));
     rep->first_step = step + 1;
     interval_sums sums = {0};
-    double t0 = train_now_s(), t_interval = t0;
+    double t0 = clock_now_s(), t_interval = t0;
     int rc = 0, log_every = cfg->log_every > 0 ? cfg->log_every : 50;
     while (step < end) {
         if (data->next(data->ctx, x, cfg->batch, err)) {
@@ -106,7 +107,7 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
             break;
         }
         if (step % log_every == 0 || last || validate) {
-            double t = train_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
+            double t = clock_now_s(), rate = sums.n * cfg->batch / fmax(t - t_interval, 1e-6);
             rep->loss = (float)(sums.loss / sums.n), rep->train_psnr = (float)(sums.psnr / sums.n);
             if (csv) {
                 fprintf(csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.4f,%.1f,%d,%.2f", step, lr, sums.loss / sums.n,
@@ -131,7 +132,7 @@ int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const fram
         }
     }
     rep->steps = step;
-    rep->seconds = train_now_s() - t0;
+    rep->seconds = clock_now_s() - t0;
     rep->images_per_s = rep->seconds > 0 ? (step - rep->first_step + 1) * cfg->batch / rep->seconds : 0;
     if (csv && fclose(csv) && !rc) rc = wm_fail(err, "%s: %s", cfg->log_path, strerror(errno));
     free(x);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "core/fileio.h"
 #include "core/mathx.h"
@@ -86,8 +85,3 @@ int train_csv_open(const char *path, const char *header, int resume, int step, F
     return *out ? 0 : wm_fail(err, "%s: %s", path, strerror(errno));
 }
 
-double train_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}

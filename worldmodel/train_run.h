@@ -35,6 +35,5 @@ int train_progress_check(const ckpt_train_progress *p, const char *state_path, i
  * after its checkpoint goes). path NULL: *out NULL, no file. */
 int train_csv_open(const char *path, const char *header, int resume, int step, FILE **out, wm_error *err);
 
-double train_now_s(void);
 
 #endif
