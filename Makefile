@@ -47,11 +47,13 @@ LDLIBS := $(PKG_LDLIBS) -lm -lpthread -ldl
 # Debian's packages this project needs; `make deps` installs the missing ones.
 DEB_PACKAGES := build-essential pkg-config protobuf-compiler protobuf-c-compiler \
   libprotobuf-c-dev libjansson-dev libpng-dev libavcodec-dev libavformat-dev \
-  libswscale-dev libavutil-dev libopenblas-dev check libsubunit-dev python3-protobuf python3-numpy
+  libswscale-dev libavutil-dev libopenblas-dev check libsubunit-dev python3-protobuf python3-numpy \
+  chromium-headless-shell
 
 MODULES := core actions scenarios sim render worldmodel datasets
-PROTOS := scenarios/scenario.proto sim/episode_log.proto sim/policy_protocol.proto
-GEN_C := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/scenarios/scenario_proto_text.c
+PROTOS := scenarios/scenario.proto scenarios/suite.proto sim/episode_log.proto sim/policy_protocol.proto
+GEN_C := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.c) $(BUILD)/gen/scenarios/scenario_proto_text.c \
+  $(BUILD)/gen/scenarios/suite_proto_text.c
 GEN_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
 
 LIB_SRC := $(filter-out sim/wmsim.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
@@ -113,9 +115,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
 
 # The schema is compiled into the binary so `wmsim` can encode .pbtxt files
 # with protoc from any working directory.
-$(BUILD)/gen/scenarios/scenario_proto_text.c: scenarios/scenario.proto
+$(BUILD)/gen/scenarios/%_proto_text.c: scenarios/%.proto
 	@mkdir -p $(dir $@)
-	{ echo 'const char scenario_proto_text[] ='; \
+	{ echo 'const char $*_proto_text[] ='; \
 	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
@@ -137,7 +139,7 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/sim/wmsim.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/testpolicy.h tests/numcheck.h $(LIB) $(GEN_H)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/testpolicy.h tests/numcheck.h tests/browser.h $(LIB) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"' -DWMSIM_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -DWMSIM_PYTHON='"$(PYTHON)"' $< $(LIB) $(LDFLAGS) $(CHECK_LDLIBS) $(LDLIBS) -o $@
 

@@ -1,5 +1,6 @@
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -133,5 +134,22 @@ int file_write_json(const char *path, json_t *root, size_t flags, wm_error *err)
     text[len] = '\n', text[len + 1] = '\0';
     int rc = file_write_atomic(path, text, len + 1, err);
     free(text);
+    return rc;
+}
+
+int dir_remove_stale(const char *dir, int (*stale)(const char *name, void *ctx), void *ctx, wm_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return wm_fail(err, "%s: %s", dir, strerror(errno));
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!stale(e->d_name, ctx)) continue;
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) && errno != ENOENT) {
+            rc = wm_fail(err, "%s: cannot remove: %s", path, strerror(errno));
+            break;
+        }
+    }
+    closedir(d);
     return rc;
 }

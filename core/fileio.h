@@ -42,6 +42,9 @@ void atomic_file_abort(atomic_file *af);
 int dir_create(const char *path, wm_error *err);
 /* dir_create of the folder holding path (a bare file name: nothing to do). */
 int dir_create_parent(const char *path, wm_error *err);
+/* Removes the files in dir that stale(name, ctx) says an earlier run left
+ * and this one did not write, so a folder of outputs matches its index. */
+int dir_remove_stale(const char *dir, int (*stale)(const char *name, void *ctx), void *ctx, wm_error *err);
 
 /* FNV-1a, 64 bit: content hashes for scenarios and logs (not cryptographic). */
 uint64_t hash_fnv1a64(const void *data, size_t len);

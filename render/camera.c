@@ -4,6 +4,11 @@
 
 #include "core/mathx.h"
 
+int camera_params_equal(const camera_params *a, const camera_params *b) {
+    return a->width == b->width && a->height == b->height && a->hfov_deg == b->hfov_deg &&
+           a->mount_height == b->mount_height && a->mount_forward == b->mount_forward && a->pitch_deg == b->pitch_deg;
+}
+
 int camera_params_check(const camera_params *p, wm_error *err) {
     return scenario_camera_check(p, err) ? wm_error_prefix(err, "camera: ") : 0;
 }

@@ -29,6 +29,8 @@ typedef struct {
 
 /* scenario_camera_check with a "camera: " prefix. */
 int camera_params_check(const camera_params *p, wm_error *err);
+/* 1 when a and b describe the same camera (size, mount, lens). */
+int camera_params_equal(const camera_params *a, const camera_params *b);
 
 void camera_init(camera *cam, const camera_params *p, double ego_x, double ego_y, double ego_yaw);
 

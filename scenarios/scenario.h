@@ -239,6 +239,10 @@ int scenario_load(const char *path, scenario *sc, wm_error *err);
 int scenario_load_pb(const char *name, const uint8_t *pb, size_t len,
                      scenario *sc, wm_error *err);
 
+/* The schema, for protoc_encode_file / protoc_decode (scenarios/protoc.h). */
+struct protoc_schema;
+extern const struct protoc_schema scenario_schema;
+
 /* Text format → binary, via protoc. *out is malloc'ed. */
 int scenario_encode_text(const char *path, uint8_t **out, size_t *out_len,
                          wm_error *err);
@@ -248,6 +252,10 @@ int scenario_encode_text(const char *path, uint8_t **out, size_t *out_len,
 int scenario_compile(const char *in_path, const char *out_path, wm_error *err);
 
 void scenario_free(scenario *sc);
+
+/* The id of a scenario file without one: its base name up to the first
+ * '.', lower-cased, other bytes outside [a-z0-9_-] as '_'. */
+void scenario_default_id(const char *name, char *id, size_t cap);
 
 /* The two steps of scenario_load_pb after unpacking, for tools that build a
  * Wmsim__Scenario in code (edge-case synthesis). scenario_validate_msg puts

@@ -18,6 +18,7 @@
 
 #include "core/mathx.h"
 #include "scenarios/scenario.pb-c.h"
+#include "scenarios/scenario_template.h"
 
 /* Past this many lines err->msg (4 KiB) is full anyway; the cap also bounds
  * the work on a hostile binary with millions of unknown fields. */
@@ -590,6 +591,9 @@ int scenario_validate_msg(const char *name, const Wmsim__Scenario *m, wm_error *
 
     if (m->success && m->success->has_min_score)
         closed_ok(&v, "success", "min_score", m->success->min_score, 0, 1);
+
+    /* A template's parameters (scenarios/scenario_template.c). */
+    v.n_problems += scenario_params_check(name, m, v.n_problems < MAX_REPORTED ? err : NULL);
 
     if (v.n_problems > MAX_REPORTED)
         wm_error_append(err, "%s: ... and %d more problems", name, v.n_problems - MAX_REPORTED);

@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/check.h"
@@ -24,6 +23,7 @@
 #include "render/overlay.h"
 #include "render/render.h"
 #include "scenarios/scenario.h"
+#include "sim/batch.h"
 #include "sim/episode.h"
 
 #define STRIP_MIN_WIDTH 128 /* px: narrower frames are enlarged for the strip */
@@ -244,17 +244,11 @@ static int failure_step(const capture *c, const char *reason) {
 
 /* ------------------------------------------------------------ the run */
 
-/* A camera feed kept open across episodes while the camera is the same. */
-typedef struct {
-    camera_feed *cf;
-    camera_params cp;
-} cached_feed;
-
 /* What a worker owns: its policy instances, feeds and renderer. */
 typedef struct {
     policy *pols;      /* cfg->n_policies */
     int *pol_ready;
-    cached_feed feeds[AGREEMENT_LOOPS];
+    camera_feed_slot feeds[AGREEMENT_LOOPS];
     renderer r;
     int r_ready;
 } worker_state;
@@ -264,29 +258,16 @@ typedef struct {
     scenario *scenarios;
     char (*strip_names)[AGREEMENT_NAME_MAX + 1]; /* per policy: sanitised, made distinct */
     agreement_result *res;
-    pthread_mutex_t lock;
-    int next, done, failed;
-    wm_error err;
+    pthread_mutex_t lock; /* guards res->steps */
 } agreement_run_state;
-
-static int same_camera(const camera_params *a, const camera_params *b) {
-    return a->width == b->width && a->height == b->height && a->hfov_deg == b->hfov_deg &&
-           a->mount_height == b->mount_height && a->mount_forward == b->mount_forward && a->pitch_deg == b->pitch_deg;
-}
 
 /* The loop's feed for sc (opened or reopened as its camera needs). */
 static int worker_feed(const agreement_config *cfg, worker_state *ws, int loop, const scenario *sc, camera_feed **out,
                        wm_error *err) {
-    cached_feed *c = &ws->feeds[loop];
-    if (c->cf && same_camera(&c->cp, &sc->camera)) return *out = c->cf, 0;
-    camera_feed_close(c->cf);
-    c->cf = NULL;
     camera_feed_options o = camera_feed_options_default();
     if (loop == AGREEMENT_WORLDMODEL) o = cfg->feed, o.kind = CAMERA_FEED_WORLDMODEL;
     o.cp = sc->camera;
-    if (camera_feed_open(&c->cf, &o, err)) return wm_error_prefix(err, "%s: ", sc->id);
-    c->cp = sc->camera;
-    *out = c->cf;
+    if (camera_feed_slot_get(&ws->feeds[loop], &o, out, err)) return wm_error_prefix(err, "%s: ", sc->id);
     return 0;
 }
 
@@ -300,7 +281,7 @@ static int worker_policy(const agreement_config *cfg, worker_state *ws, int p, p
 }
 
 static int worker_renderer(worker_state *ws, const camera_params *cp, wm_error *err) {
-    if (ws->r_ready && same_camera(&ws->r.cp, cp)) return 0;
+    if (ws->r_ready && camera_params_equal(&ws->r.cp, cp)) return 0;
     if (ws->r_ready) renderer_free(&ws->r), ws->r_ready = 0;
     if (renderer_init(&ws->r, cp, 1, err)) return -1;
     ws->r_ready = 1;
@@ -312,7 +293,7 @@ static void worker_free(const agreement_config *cfg, worker_state *ws) {
         if (ws->pol_ready[p]) ws->pols[p].destroy(&ws->pols[p]);
     free(ws->pols);
     free(ws->pol_ready);
-    for (int l = 0; l < AGREEMENT_LOOPS; l++) camera_feed_close(ws->feeds[l].cf);
+    for (int l = 0; l < AGREEMENT_LOOPS; l++) camera_feed_slot_close(&ws->feeds[l]);
     if (ws->r_ready) renderer_free(&ws->r);
 }
 
@@ -432,43 +413,29 @@ static int run_episode(agreement_run_state *run, worker_state *ws, int k, wm_err
     return rc;
 }
 
-static void *worker(void *arg) {
-    agreement_run_state *run = arg;
-    worker_state ws;
-    worker_init(run->cfg, &ws);
-    for (;;) {
-        pthread_mutex_lock(&run->lock);
-        int k = run->failed ? run->res->n_episodes : run->next++;
-        pthread_mutex_unlock(&run->lock);
-        if (k >= run->res->n_episodes) break;
-        wm_error err;
-        int rc = run_episode(run, &ws, k, &err);
-        pthread_mutex_lock(&run->lock);
-        if (rc && !run->failed) run->failed = 1, run->err = err;
-        if (rc == 0) {
-            run->done++;
-            for (int l = 0; l < AGREEMENT_LOOPS; l++) run->res->steps[l] += run->res->episodes[k].loop[l].steps;
-        }
-        pthread_mutex_unlock(&run->lock);
-    }
-    worker_free(run->cfg, &ws);
-    return NULL;
+/* batch_run's item: episode k in both loops. */
+static int run_item(int k, void *worker, void *ctx, wm_error *err) {
+    agreement_run_state *run = ctx;
+    worker_state *ws = worker;
+    if (!ws->pols) worker_init(run->cfg, ws);
+    if (run_episode(run, ws, k, err)) return -1;
+    pthread_mutex_lock(&run->lock);
+    for (int l = 0; l < AGREEMENT_LOOPS; l++) run->res->steps[l] += run->res->episodes[k].loop[l].steps;
+    pthread_mutex_unlock(&run->lock);
+    return 0;
 }
 
-static void print_progress(agreement_run_state *run, double elapsed, int final) {
+static void free_item_worker(void *worker, void *ctx) {
+    worker_state *ws = worker;
+    if (ws->pols) worker_free(((agreement_run_state *)ctx)->cfg, ws);
+}
+
+static void progress_status(void *ctx, double elapsed, char *out, size_t n) {
+    agreement_run_state *run = ctx;
     pthread_mutex_lock(&run->lock);
-    int done = run->done, total = run->res->n_episodes;
     long steps = run->res->steps[AGREEMENT_ORACLE] + run->res->steps[AGREEMENT_WORLDMODEL];
     pthread_mutex_unlock(&run->lock);
-    double rate = elapsed > 0 ? done / elapsed : 0;
-    char eta[32] = "--";
-    if (rate > 0) {
-        int left = (int)((total - done) / rate);
-        snprintf(eta, sizeof eta, "%d:%02d", left / 60, left % 60);
-    }
-    fprintf(stderr, "\ragreement %d/%d episodes (both loops) %.2f episodes/s %.0f steps/s ETA %s   %s", done, total,
-            rate, elapsed > 0 ? steps / elapsed : 0, eta, final ? "\n" : "");
-    fflush(stderr);
+    snprintf(out, n, " (both loops) %.0f steps/s", elapsed > 0 ? steps / elapsed : 0);
 }
 
 /* ------------------------------------------------------------- summary */
@@ -609,28 +576,19 @@ static int write_json(const char *path, const agreement_config *cfg, const agree
     return file_write_json(path, root, FILE_JSON_REPORT, err);
 }
 
-/* Removes the PNG files in OUT/diverge that this run did not write. */
+/* A PNG in OUT/diverge that this run did not write. */
+static int stale_strip(const char *name, void *ctx) {
+    const agreement_result *res = ctx;
+    if (!has_suffix(name, ".png")) return 0;
+    for (int k = 0; k < res->n_episodes; k++)
+        if (res->episodes[k].strip[0] && strcmp(res->episodes[k].strip + 8, name) == 0) return 0;
+    return 1;
+}
+
 static int prune_strips(const agreement_config *cfg, const agreement_result *res, wm_error *err) {
     char dir[4096 + 16];
     snprintf(dir, sizeof dir, "%s/diverge", cfg->out_dir);
-    DIR *d = opendir(dir);
-    if (!d) return wm_fail(err, "%s: %s", dir, strerror(errno));
-    int rc = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!has_suffix(e->d_name, ".png")) continue;
-        int ours = 0;
-        for (int k = 0; k < res->n_episodes && !ours; k++)
-            ours = res->episodes[k].strip[0] && strcmp(res->episodes[k].strip + 8, e->d_name) == 0;
-        if (ours) continue;
-        char path[4096 + 16 + 256];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) && errno != ENOENT) {
-            rc = wm_fail(err, "%s: cannot remove: %s", path, strerror(errno));
-            break;
-        }
-    }
-    closedir(d);
-    return rc;
+    return dir_remove_stale(dir, stale_strip, (void *)res, err);
 }
 
 /* ------------------------------------------------------------ the entry */
@@ -710,27 +668,12 @@ int agreement_run(const agreement_config *cfg, agreement_result *res, wm_error *
     res->n_episodes = cfg->n_scenarios * cfg->seeds * cfg->n_policies;
     res->episodes = CALLOC_CHECK((size_t)res->n_episodes, sizeof *res->episodes);
     pthread_mutex_init(&run->lock, NULL);
-    int jobs = cfg->jobs < res->n_episodes ? cfg->jobs : res->n_episodes;
-    pthread_t *threads = CALLOC_CHECK((size_t)jobs, sizeof *threads);
-    for (int i = 0; i < jobs; i++) pthread_create(&threads[i], NULL, worker, run);
-    if (cfg->progress) {
-        for (;;) {
-            pthread_mutex_lock(&run->lock);
-            int finished = run->done == res->n_episodes || run->failed;
-            pthread_mutex_unlock(&run->lock);
-            if (finished) break;
-            print_progress(run, clock_now_s() - t0, 0);
-            nanosleep(&(struct timespec){0, 250000000}, NULL);
-        }
-    }
-    for (int i = 0; i < jobs; i++) pthread_join(threads[i], NULL);
-    free(threads);
-    if (cfg->progress) print_progress(run, clock_now_s() - t0, 1);
+    batch_config b = {.n_items = res->n_episodes, .jobs = cfg->jobs, .worker_size = sizeof(worker_state),
+                      .run_item = run_item, .worker_free = free_item_worker, .ctx = run, .label = "agreement",
+                      .unit = "episodes", .progress = cfg->progress, .status = progress_status};
+    int failed = batch_run(&b, err);
     pthread_mutex_destroy(&run->lock);
-    if (run->failed) {
-        *err = run->err;
-        goto done;
-    }
+    if (failed) goto done;
     summarise(cfg, res);
     if (cfg->out_dir) {
         char path[4096 + 32];

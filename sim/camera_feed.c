@@ -248,3 +248,17 @@ void camera_feed_close(camera_feed *cf) {
     image_free(&cf->frame);
     free(cf);
 }
+
+int camera_feed_slot_get(camera_feed_slot *slot, const camera_feed_options *o, camera_feed **out, wm_error *err) {
+    if (slot->cf && camera_params_equal(&slot->cp, &o->cp)) return *out = slot->cf, 0;
+    camera_feed_slot_close(slot);
+    if (camera_feed_open(&slot->cf, o, err)) return -1;
+    slot->cp = o->cp;
+    *out = slot->cf;
+    return 0;
+}
+
+void camera_feed_slot_close(camera_feed_slot *slot) {
+    camera_feed_close(slot->cf);
+    slot->cf = NULL;
+}

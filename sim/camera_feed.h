@@ -160,4 +160,16 @@ const float *camera_feed_last_slots(const camera_feed *cf, int *K, int *S);
 
 void camera_feed_close(camera_feed *cf); /* NULL is fine */
 
+/* A feed kept open across a worker's episodes: the same kind of feed for
+ * another scenario reopens only when the scenario's camera differs
+ * (opening a world-model feed loads its checkpoints). */
+typedef struct {
+    camera_feed *cf;
+    camera_params cp;
+} camera_feed_slot;
+
+/* slot's feed for o (o->cp the scenario's camera), opened or kept. */
+int camera_feed_slot_get(camera_feed_slot *slot, const camera_feed_options *o, camera_feed **out, wm_error *err);
+void camera_feed_slot_close(camera_feed_slot *slot);
+
 #endif

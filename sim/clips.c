@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/check.h"
 #include "core/clock.h"
@@ -13,17 +12,14 @@
 #include "datasets/captions.h"
 #include "datasets/clip.h"
 #include "render/render.h"
+#include "sim/batch.h"
 #include "sim/episode.h"
 
 typedef struct {
     const clips_config *cfg;
     scenario *scenarios; /* loaded once, read by every worker */
-    pthread_mutex_t lock;
-    int next;            /* next job index */
-    int done;            /* jobs finished (written or kept) */
+    pthread_mutex_t lock; /* guards rep */
     clips_report rep;
-    int failed;
-    wm_error err;
 } clips_run;
 
 typedef struct {
@@ -102,39 +98,29 @@ static void clip_dir(const clips_config *cfg, const scenario *sc, int v, char *o
     snprintf(out, n, "%s/%s/v%04d", cfg->out_dir, sc->id, v);
 }
 
-static void *worker(void *arg) {
-    clips_run *run = arg;
+/* batch_run's item: clip k (scenario k / variations, variation k % variations). */
+static int run_item(int k, void *worker, void *ctx, wm_error *err) {
+    (void)worker;
+    clips_run *run = ctx;
     const clips_config *cfg = run->cfg;
-    for (;;) {
-        pthread_mutex_lock(&run->lock);
-        int k = run->failed ? run->rep.planned : run->next++;
-        pthread_mutex_unlock(&run->lock);
-        if (k >= run->rep.planned) return NULL;
-        const scenario *sc = &run->scenarios[k / cfg->variations];
-        int v = k % cfg->variations;
-        char dir[4096];
-        clip_dir(cfg, sc, v, dir, sizeof dir);
-        wm_error err;
-        int kept = clip_is_complete(dir), frames = kept ? 0 : make_clip(cfg, sc, v, dir, &err);
-        pthread_mutex_lock(&run->lock);
-        if (frames < 0 && !run->failed) run->failed = 1, run->err = err;
-        if (frames >= 0) run->done++, run->rep.frames += frames, kept ? run->rep.kept++ : run->rep.written++;
-        pthread_mutex_unlock(&run->lock);
-    }
+    const scenario *sc = &run->scenarios[k / cfg->variations];
+    int v = k % cfg->variations;
+    char dir[4096];
+    clip_dir(cfg, sc, v, dir, sizeof dir);
+    int kept = clip_is_complete(dir), frames = kept ? 0 : make_clip(cfg, sc, v, dir, err);
+    if (frames < 0) return -1;
+    pthread_mutex_lock(&run->lock);
+    run->rep.frames += frames, kept ? run->rep.kept++ : run->rep.written++;
+    pthread_mutex_unlock(&run->lock);
+    return 0;
 }
 
-static void print_progress(clips_run *run, double elapsed, int final) {
+static void progress_status(void *ctx, double elapsed, char *out, size_t n) {
+    clips_run *run = ctx;
     pthread_mutex_lock(&run->lock);
     clips_report r = run->rep;
-    int done = run->done;
     pthread_mutex_unlock(&run->lock);
-    double rate = elapsed > 0 ? r.written / elapsed : 0;
-    int left = r.planned - done;
-    char eta[32] = "--";
-    if (rate > 0) snprintf(eta, sizeof eta, "%d:%02d", (int)(left / rate) / 60, (int)(left / rate) % 60);
-    fprintf(stderr, "\rclips %d/%d (%d kept) %.2f clips/s %.0f frames/s ETA %s   %s", done, r.planned, r.kept, rate,
-            elapsed > 0 ? r.frames / elapsed : 0, eta, final ? "\n" : "");
-    fflush(stderr);
+    snprintf(out, n, " (%d kept) %.0f frames/s", r.kept, elapsed > 0 ? r.frames / elapsed : 0);
 }
 
 int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
@@ -164,28 +150,14 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
     if (dir_create(cfg->out_dir, err)) goto done;
     run->rep.planned = cfg->n_scenarios * cfg->variations;
     pthread_mutex_init(&run->lock, NULL);
-    pthread_t threads[256];
     double t0 = clock_now_s();
-    for (int i = 0; i < cfg->jobs; i++) pthread_create(&threads[i], NULL, worker, run);
-    if (cfg->progress) {
-        for (;;) {
-            pthread_mutex_lock(&run->lock);
-            int finished = run->done == run->rep.planned || run->failed;
-            pthread_mutex_unlock(&run->lock);
-            if (finished) break;
-            print_progress(run, clock_now_s() - t0, 0);
-            nanosleep(&(struct timespec){0, 250000000}, NULL);
-        }
-    }
-    for (int i = 0; i < cfg->jobs; i++) pthread_join(threads[i], NULL);
-    if (cfg->progress) print_progress(run, clock_now_s() - t0, 1);
+    batch_config b = {.n_items = run->rep.planned, .jobs = cfg->jobs, .run_item = run_item, .ctx = run,
+                      .label = "clips", .unit = "clips", .progress = cfg->progress, .status = progress_status};
+    int failed = batch_run(&b, err);
     pthread_mutex_destroy(&run->lock);
     *rep = run->rep;
     rep->elapsed_s = clock_now_s() - t0;
-    if (run->failed) {
-        *err = run->err;
-        goto done;
-    }
+    if (failed) goto done;
     rc = 0;
 done:
     for (int i = 0; i < loaded; i++) scenario_free(&run->scenarios[i]);

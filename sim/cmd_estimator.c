@@ -491,7 +491,7 @@ static int write_eval_json(const eval_options *o, const eval_result *res, wm_err
     return file_write_json(o->json, root, FILE_JSON_REPORT, err);
 }
 
-static int cmd_eval(int argc, char **argv) {
+static int cmd_estimator_eval(int argc, char **argv) {
     eval_options o = {.seconds = DEFAULT_SECONDS};
     const cli_int_option ints[] = {{"--seconds", &o.seconds, 1, 60, NULL}, {"--clips", &o.clips, 1, 1000000, NULL}};
     for (int i = 0; i < argc; i++) {
@@ -526,6 +526,6 @@ int cmd_worldmodel_estimator(int argc, char **argv) {
     if (argc == 0) return print_usage(stderr), 2;
     if (cli_wants_help(argc, argv)) return print_usage(stdout), 0;
     if (strcmp(argv[0], "train") == 0) return cmd_train(argc - 1, argv + 1);
-    if (strcmp(argv[0], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(argv[0], "eval") == 0) return cmd_estimator_eval(argc - 1, argv + 1);
     return usage_error("worldmodel estimator: unknown subcommand '%s'", argv[0]);
 }

@@ -540,7 +540,7 @@ done:
     return rc;
 }
 
-static int cmd_eval(int argc, char **argv) {
+static int cmd_tokenizer_eval(int argc, char **argv) {
     eval_options o = {.frames = DEFAULT_VAL_FRAMES, .split = FRAME_SPLIT_VALIDATION};
     const cli_int_option ints[] = {{"--frames", &o.frames, 1, 100000, NULL}};
     for (int i = 0; i < argc; i++) {
@@ -571,6 +571,6 @@ int cmd_tokenizer(int argc, char **argv) {
     if (strcmp(argv[0], "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(argv[0], "encode") == 0) return cmd_encode(argc - 1, argv + 1);
     if (strcmp(argv[0], "decode") == 0) return cmd_decode(argc - 1, argv + 1);
-    if (strcmp(argv[0], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(argv[0], "eval") == 0) return cmd_tokenizer_eval(argc - 1, argv + 1);
     return usage_error("tokenizer: unknown subcommand '%s'", argv[0]);
 }

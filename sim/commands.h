@@ -19,5 +19,9 @@ int cmd_dream(int argc, char **argv);
 int cmd_agreement(int argc, char **argv);
 /* wmsim vla train|eval: the camera-based baseline policy vla-tiny (sim/cmd_vla.c) */
 int cmd_vla(int argc, char **argv);
+/* wmsim synth sweep|search: scenarios from a template, and the search for failing ones (sim/cmd_synth.c) */
+int cmd_synth(int argc, char **argv);
+/* wmsim eval: the nightly closed-loop evaluation of a policy on a suite (sim/cmd_eval.c) */
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -135,8 +135,7 @@ static char *hex64(uint64_t v, char buf[17]) {
     return buf;
 }
 
-int episode_write_result_json(const char *path, const episode_config *cfg, const episode_result *res,
-                              wm_error *err) {
+json_t *episode_result_json(const episode_config *cfg, const episode_result *res) {
     char hash[17];
     json_t *root = json_object();
     json_object_set_new(root, "wmsim_version", json_string(WMSIM_VERSION));
@@ -161,5 +160,10 @@ int episode_write_result_json(const char *path, const episode_config *cfg, const
     json_t *mj = json_object();
     for (int i = 0; i < METRICS_N_VALUES; i++) json_object_set_new(mj, names[i], json_real(values[i]));
     json_object_set_new(root, "metrics", mj);
-    return file_write_json(path, root, FILE_JSON_REPORT, err);
+    return root;
+}
+
+int episode_write_result_json(const char *path, const episode_config *cfg, const episode_result *res,
+                              wm_error *err) {
+    return file_write_json(path, episode_result_json(cfg, res), FILE_JSON_REPORT, err);
 }

@@ -60,7 +60,12 @@ typedef struct {
 
 int episode_run(const episode_config *cfg, episode_result *res, wm_error *err);
 
+/* result.json: the scenario, seed, policy, outcome, failure reasons and
+ * every metric. episode_result_json builds the same object (a new
+ * reference) for files that gather many episodes. */
 int episode_write_result_json(const char *path, const episode_config *cfg, const episode_result *res,
                               wm_error *err);
+struct json_t;
+struct json_t *episode_result_json(const episode_config *cfg, const episode_result *res);
 
 #endif

@@ -19,6 +19,7 @@ struct recorder {
     video_writer *video;
     image side_by_side;     /* RECORDER_VIEW_SIDE_BY_SIDE: the frame written */
     image captioned;        /* with o.reasoning: the frame written */
+    const image *last;      /* the last picture made (recorder_last) */
     int frames;
     double past[RECORDER_PAST][2];
     int n_past;
@@ -125,6 +126,7 @@ int recorder_add(recorder *rec, const episode_frame *f, wm_error *err) {
         overlay_caption(img, f->reasoning, &rec->captioned);
         img = &rec->captioned;
     }
+    rec->last = img;
     if (rec->video && video_writer_add(rec->video, img, err)) return -1;
     if (rec->o.frames_dir) {
         char path[4200];
@@ -144,6 +146,8 @@ int recorder_add(recorder *rec, const episode_frame *f, wm_error *err) {
 }
 
 int recorder_frames(const recorder *rec) { return rec->frames; }
+
+const image *recorder_last(const recorder *rec) { return rec->last; }
 
 int recorder_close(recorder *rec, wm_error *err) {
     int rc = rec->video ? video_writer_close(rec->video, err) : 0;

@@ -45,6 +45,12 @@ typedef struct recorder recorder;
 int recorder_open(recorder **out, const recorder_options *o, wm_error *err);
 int recorder_add(recorder *rec, const episode_frame *f, wm_error *err);
 int recorder_frames(const recorder *rec); /* frames added so far */
+/* The picture the last recorder_add made, overlays and caption included,
+ * whether or not it went to a file: a recorder opened without video_path
+ * and frames_dir only makes pictures, for a caller that composes those of
+ * several episodes (sim/replay_compare.h). Valid until the next
+ * recorder_add or close; NULL before the first. */
+const image *recorder_last(const recorder *rec);
 int recorder_close(recorder *rec, wm_error *err);
 void recorder_abort(recorder *rec);
 

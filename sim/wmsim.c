@@ -25,6 +25,7 @@
 #include "sim/clips.h"
 #include "sim/commands.h"
 #include "sim/recorder.h"
+#include "sim/replay_compare.h"
 
 static const char USAGE[] =
     "usage: wmsim COMMAND [ARGS]\n"
@@ -46,6 +47,8 @@ static const char USAGE[] =
     "  dream                 the world model open loop: context + actions -> video (see wmsim dream --help)\n"
     "  agreement             every episode of a suite in the oracle and the generative loop, compared\n"
     "  vla train|eval        the camera-based baseline policy vla-tiny (see wmsim vla --help)\n"
+    "  synth sweep|search    scenarios from a template; search for the values a policy fails (see wmsim synth --help)\n"
+    "  eval                  nightly evaluation of a policy on a suite: results.json, junit.xml, report.html\n"
     "\n"
     "  wmsim COMMAND --help  help on one command;  wmsim --version\n";
 
@@ -121,10 +124,26 @@ static const char RENDER_USAGE[] =
 
 static const char REPLAY_USAGE[] =
     "usage: wmsim replay LOG [--video FILE] [--png DIR] [--hud] [--bev] [--reasoning] [CAMERA]\n"
+    "       wmsim replay LOG --policy P [--out DIR] [--video FILE] [--hud] [--bev] [--reasoning]\n"
+    "                        [POLICY LIMITS] [CAMERA]\n"
     "\n"
     "Rebuilds a logged episode from LOG alone (its embedded scenario, seed and\n"
     "every step's states), re-renders it without running the policy, and\n"
     "re-scores it from the replayed states. Options as for `wmsim run`.\n"
+    "\n"
+    "With --policy P (any policy of `wmsim run`), re-runs the logged scenario\n"
+    "with the log's seed and policy P instead (oracle frames for one that sees\n"
+    "them, at the CAMERA options), and compares the two runs. Writes, in DIR\n"
+    "(default out/compare_SCENARIO_ID):\n"
+    "  compare.mp4  (or --video FILE) the logged run (left) beside the new one,\n"
+    "               a step a frame; a run that ended holds its last picture\n"
+    "  diff.csv     per step: both runs' accel, brake, steer, speed, s, d and\n"
+    "               the absolute action differences\n"
+    "  diff.json    both runs' results and metrics, the deltas (new minus\n"
+    "               logged) and the first step whose actions differ (by > 1e-6)\n"
+    "  episode.log, result.json   the new run, as `wmsim run` writes them\n"
+    "policy limits (exec: and unix:): --policy-timeout S, --policy-startup S,\n"
+    "  --policy-max-bytes N, as for `wmsim run`\n"
     "%s";
 
 static const char CLIPS_USAGE[] =
@@ -524,20 +543,50 @@ static int replay_step(const episode_frame *f, void *ctx) {
     return rj->job.rec ? record_step(f, &rj->job) : 0;
 }
 
+static void print_replay_usage(FILE *f) { print_usage(f, REPLAY_USAGE); }
+
+/* `replay LOG --policy P`: the camera comes from the log's scenario. */
+static int replay_compare_cmd(const char *log_path, replay_compare_config *c, const picture_options *po) {
+    wm_error err;
+    replay_compare_logged *lg = NULL;
+    replay_compare_report rep;
+    int rc = replay_compare_load(log_path, &lg, &err) || picture_camera(po, &lg->sc, &c->cp, &err) ||
+             video_codec_parse(po->codec, &c->codec, &err) || replay_compare_run(lg, c, &rep, &err);
+    if (rc) fprintf(stderr, "wmsim: %s\n", err.msg);
+    else replay_compare_print(&rep, stdout);
+    replay_compare_logged_free(lg);
+    return rc;
+}
+
 static int cmd_replay(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return print_usage(stdout, REPLAY_USAGE), 0;
-    const char *log_path = NULL;
+    const char *log_path = NULL, *compare_only = NULL;
     picture_options po = picture_options_default();
+    camera_feed_options unused_feed = cli_loop_feed_default();
+    policy_options limits = policy_options_default();
+    replay_compare_config cc = {.limits = &limits};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int taken = parse_picture_option(argc, argv, &i, &po, REPLAY_USAGE);
+        if (!taken && strncmp(a, "--policy-", 9) == 0)
+            compare_only = a, taken = cli_take_loop_option(argc, argv, &i, &unused_feed, &limits, print_replay_usage);
         if (taken == 2) return 2;
         if (taken) continue;
-        if (a[0] == '-') return usage_error(REPLAY_USAGE, "replay: unknown option or missing value: '%s'", a);
-        if (log_path) return usage_error(REPLAY_USAGE, "replay: unexpected argument '%s'", a);
-        log_path = a;
+        if (strcmp(a, "--policy") == 0 && i + 1 < argc) cc.policy = argv[++i];
+        else if (strcmp(a, "--out") == 0 && i + 1 < argc) compare_only = a, cc.out_dir = argv[++i];
+        else if (a[0] == '-') return usage_error(REPLAY_USAGE, "replay: unknown option or missing value: '%s'", a);
+        else if (log_path) return usage_error(REPLAY_USAGE, "replay: unexpected argument '%s'", a);
+        else log_path = a;
     }
     if (!log_path) return usage_error(REPLAY_USAGE, "replay: %s", "missing LOG");
+    if (!cc.policy && compare_only) return usage_error(REPLAY_USAGE, "replay: %s needs --policy", compare_only);
+    if (cc.policy && (po.frames_dir || po.semantic))
+        return usage_error(REPLAY_USAGE, "replay: %s", "--png and --semantic do not go with --policy");
+    if (cc.policy) {
+        cc.video_path = po.video, cc.supersample = po.supersample;
+        cc.hud = po.hud, cc.bev = po.bev, cc.reasoning = po.reasoning;
+        return replay_compare_cmd(log_path, &cc, &po) ? 1 : 0;
+    }
     wm_error err;
     replay_job rj = {.po = &po};
     episode_replay_info info;
@@ -733,6 +782,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "scenario") == 0) return cmd_scenario(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0) return cmd_log(argc - 2, argv + 2);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
@@ -743,5 +793,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "dream") == 0) return cmd_dream(argc - 2, argv + 2);
     if (strcmp(cmd, "agreement") == 0) return cmd_agreement(argc - 2, argv + 2);
     if (strcmp(cmd, "vla") == 0) return cmd_vla(argc - 2, argv + 2);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 2, argv + 2);
     return usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -824,7 +824,7 @@ START_TEST(protoc_missing_is_a_clear_error) {
     char want[8400];
     snprintf(want, sizeof want,
              "%s: cannot encode text format: protoc not found on PATH "
-             "(install Debian's protobuf-compiler, or load a compiled .pb)",
+             "(install Debian's protobuf-compiler, or use a compiled .pb)",
              path);
     scenario *sc = new_scenario();
     wm_error err;
