@@ -102,9 +102,32 @@ const char CLI_LOOP_USAGE[] =
     "  --policy-startup S   seconds the first Action of a process may take (default 30)\n"
     "  --policy-max-bytes N an Action's largest size (default 1048576)\n";
 
+int cli_take_policy_limit(int argc, char **argv, int *i, policy_options *limits, void (*print_usage)(FILE *f)) {
+    if (*i + 1 >= argc) return 0;
+    const char *a = argv[*i], *v = argv[*i + 1];
+    double x;
+    long n;
+    if (strcmp(a, "--policy-max-bytes") == 0) {
+        if (cli_parse_long(v, 0, 1L << 40, &n))
+            return cli_usage_error(print_usage, "--policy-max-bytes: not a byte count: '%s'", v);
+        limits->max_message_bytes = (size_t)n;
+    } else if (strcmp(a, "--policy-timeout") == 0 || strcmp(a, "--policy-startup") == 0) {
+        if (cli_parse_double(v, &x)) {
+            char what[64];
+            snprintf(what, sizeof what, "%s: not a number: '%%s'", a);
+            return cli_usage_error(print_usage, what, v);
+        }
+        if (strcmp(a, "--policy-timeout") == 0) limits->step_timeout_s = x;
+        else limits->startup_timeout_s = x;
+    } else return 0;
+    ++*i;
+    return 1;
+}
+
 int cli_take_loop_option(int argc, char **argv, int *i, camera_feed_options *feed, policy_options *limits,
                          void (*print_usage)(FILE *f)) {
-    if (*i + 1 >= argc) return 0;
+    int taken = cli_take_policy_limit(argc, argv, i, limits, print_usage);
+    if (taken || *i + 1 >= argc) return taken;
     const char *a = argv[*i], *v = argv[*i + 1];
     double x;
     long n;
@@ -121,21 +144,14 @@ int cli_take_loop_option(int argc, char **argv, int *i, camera_feed_options *fee
         if (strcmp(v, "on") && strcmp(v, "off"))
             return cli_usage_error(print_usage, "--scene-slots: expected on or off, got '%s'", v);
         feed->scene_slots = strcmp(v, "on") == 0;
-    } else if (strcmp(a, "--policy-max-bytes") == 0) {
-        if (cli_parse_long(v, 0, 1L << 40, &n))
-            return cli_usage_error(print_usage, "--policy-max-bytes: not a byte count: '%s'", v);
-        limits->max_message_bytes = (size_t)n;
-    } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0 || strcmp(a, "--policy-timeout") == 0 ||
-               strcmp(a, "--policy-startup") == 0) {
+    } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--guidance") == 0) {
         if (cli_parse_double(v, &x)) {
             char what[64];
             snprintf(what, sizeof what, "%s: not a number: '%%s'", a);
             return cli_usage_error(print_usage, what, v);
         }
         if (strcmp(a, "--temperature") == 0) feed->rp.temperature = (float)x;
-        else if (strcmp(a, "--guidance") == 0) feed->rp.guidance = (float)x;
-        else if (strcmp(a, "--policy-timeout") == 0) limits->step_timeout_s = x;
-        else limits->startup_timeout_s = x;
+        else feed->rp.guidance = (float)x;
     } else return 0;
     ++*i;
     return 1;

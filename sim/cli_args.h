@@ -55,6 +55,8 @@ int cli_take_int_option(int argc, char **argv, int *i, const cli_int_option *opt
 camera_feed_options cli_loop_feed_default(void);
 int cli_take_loop_option(int argc, char **argv, int *i, camera_feed_options *feed, policy_options *limits,
                          void (*print_usage)(FILE *f));
+/* The policy limits alone, for commands without a generative loop. */
+int cli_take_policy_limit(int argc, char **argv, int *i, policy_options *limits, void (*print_usage)(FILE *f));
 extern const char CLI_LOOP_USAGE[];
 
 #endif

@@ -26,6 +26,7 @@ static const char SYNTH_USAGE[] =
     "usage: wmsim synth sweep TEMPLATE (--grid [NAME=N,...] | --random N [--seed S]) --out DIR\n"
     "                         [--format pbtxt|pb] [--quiet]\n"
     "       wmsim synth search TEMPLATE --policy P --budget N [--seed S] [--population M] [--jobs J]\n"
+    "                          [--policy-timeout S] [--policy-startup S] [--policy-max-bytes N]\n"
     "                          [--out DIR] [--no-random] [--quiet]\n"
     "\n"
     "A template is a scenario whose `parameters` give ranges or lists of values\n"
@@ -353,6 +354,9 @@ static int cmd_search(int argc, char **argv) {
             template_path = a;
             continue;
         }
+        int taken = cli_take_policy_limit(argc, argv, &i, &cfg.limits, print_usage);
+        if (taken == 2) return 2;
+        if (taken) continue;
         if (!v) return cli_usage_error(print_usage, "synth search: unknown option or missing value: '%s'", a);
         if (strcmp(a, "--policy") == 0) {
             cfg.policy = v;

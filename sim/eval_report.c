@@ -736,7 +736,9 @@ static void report_media(textbuf *b, const episode_row *e) {
     if (video) {
         textbuf_append(b, "<video controls preload=\"metadata\" src=\"");
         append_url_path(b, video);
-        textbuf_append(b, "\"></video>");
+        /* A media fragment makes the browser seek, so the first picture shows
+         * before the video is played (with metadata alone it stays black). */
+        textbuf_append(b, "#t=0.1\"></video>");
     }
     if (!thumbs && !video) textbuf_append(b, "<span class=\"muted\">no media</span>");
     textbuf_append(b, "</td>");

@@ -562,14 +562,13 @@ static int cmd_replay(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return print_usage(stdout, REPLAY_USAGE), 0;
     const char *log_path = NULL, *compare_only = NULL;
     picture_options po = picture_options_default();
-    camera_feed_options unused_feed = cli_loop_feed_default();
     policy_options limits = policy_options_default();
     replay_compare_config cc = {.limits = &limits};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int taken = parse_picture_option(argc, argv, &i, &po, REPLAY_USAGE);
         if (!taken && strncmp(a, "--policy-", 9) == 0)
-            compare_only = a, taken = cli_take_loop_option(argc, argv, &i, &unused_feed, &limits, print_replay_usage);
+            compare_only = a, taken = cli_take_policy_limit(argc, argv, &i, &limits, print_replay_usage);
         if (taken == 2) return 2;
         if (taken) continue;
         if (strcmp(a, "--policy") == 0 && i + 1 < argc) cc.policy = argv[++i];

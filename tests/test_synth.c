@@ -715,6 +715,30 @@ START_TEST(bad_inputs_are_exact_errors) {
 }
 END_TEST
 
+/* The external-policy limits reach the search's episodes: a policy that
+ * never answers fails each one by the startup timeout given. */
+START_TEST(search_applies_the_policy_limits) {
+    char *dir = test_tmpdir(), out[4200], path[4400];
+    join(out, sizeof out, dir, "search");
+    run_wmsim_ok((const char *[]){"synth", "search", src_path("scenarios/templates/guard_timing.pbtxt"), "--policy",
+                                  "exec:sleep 100", "--budget", "4", "--population", "4", "--no-random",
+                                  "--policy-startup", "0.3", "--out", out, "--quiet", NULL});
+    join(path, sizeof path, out, "search.json");
+    json_t *r = load_json(path);
+    json_t *eps = json_object_get(r, "episodes");
+    ck_assert_int_eq(json_array_size(eps), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *e = json_array_get(eps, i);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "policy");
+        ck_assert_str_eq(json_string_value(json_object_get(e, "failure")),
+                         "t=0.0 s: policy exec:sleep 100 did not answer step 0 within 0.3 s");
+    }
+    json_decref(r);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(search_finds_the_cruise_failure) {
     char *dir = test_tmpdir(), a[4200], b[4200], path[4400], run_dir[4200];
     const char *tpl = src_path("scenarios/templates/guard_timing.pbtxt");
@@ -804,6 +828,7 @@ static Suite *synth_suite(void) {
     tcase_add_test(tc, sweep_skips_invalid_points);
     tcase_add_test(tc, bad_inputs_are_exact_errors);
     tcase_add_test(tc, search_finds_the_cruise_failure);
+    tcase_add_test(tc, search_applies_the_policy_limits);
     suite_add_tcase(s, tc);
     return s;
 }
