@@ -15,6 +15,7 @@
 #   make deps       install missing Debian packages (as root), else print the command
 #   make config     say what the build found (CUDA, packages)
 #   make CUDA=0|1   force the CUDA backend off / on
+#   make MPI=0|1    force MPI (cluster runs under mpirun/srun) off / on
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -22,6 +23,8 @@ SHELL := /bin/bash
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 # CUDA is on by default only when NVCC names an executable file.
 CUDA ?= $(shell test -n "$(NVCC)" && test -x "$(NVCC)" && echo 1 || echo 0)
+# MPI (Open MPI) is on by default when its C bindings are installed.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
 BUILD ?= build
 SANITIZE ?= 0
 PYTHON ?= /usr/bin/python3
@@ -48,7 +51,7 @@ LDLIBS := $(PKG_LDLIBS) -lm -lpthread -ldl
 DEB_PACKAGES := build-essential pkg-config protobuf-compiler protobuf-c-compiler \
   libprotobuf-c-dev libjansson-dev libpng-dev libavcodec-dev libavformat-dev \
   libswscale-dev libavutil-dev libopenblas-dev check libsubunit-dev python3-protobuf python3-numpy \
-  chromium-headless-shell
+  chromium-headless-shell openmpi-bin libopenmpi-dev
 
 MODULES := core actions scenarios sim render worldmodel datasets
 PROTOS := scenarios/scenario.proto scenarios/suite.proto sim/episode_log.proto sim/policy_protocol.proto
@@ -58,6 +61,11 @@ GEN_H := $(PROTOS:%.proto=$(BUILD)/gen/%.pb-c.h)
 
 LIB_SRC := $(filter-out sim/wmsim.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
+
+ifeq ($(MPI),1)
+  CFLAGS += -DWMSIM_MPI=1 $(shell pkg-config --cflags ompi-c)
+  LDLIBS += $(shell pkg-config --libs ompi-c)
+endif
 
 ifeq ($(CUDA),1)
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
@@ -89,6 +97,7 @@ all: check-deps $(BIN)
 
 config:
 	@echo "CUDA=$(CUDA) (nvcc: $(if $(NVCC),$(NVCC),not found))"
+	@echo "MPI=$(MPI) (Open MPI: $$(pkg-config --modversion ompi-c 2>/dev/null || echo not found))"
 	@echo "CC=$(CC) BUILD=$(BUILD) SANITIZE=$(SANITIZE)"
 	@for p in $(PKG_LIBS) check; do printf '%s: ' $$p; pkg-config --modversion $$p 2>/dev/null || echo missing; done
 

@@ -12,6 +12,7 @@
 
 typedef struct {
     const batch_config *cfg;
+    int ranks, mine;      /* mine: the items this rank runs */
     pthread_mutex_t lock;
     int next, done, failed;
     wm_error err;
@@ -23,9 +24,10 @@ static void *worker(void *arg) {
     void *ws = cfg->worker_size ? CALLOC_CHECK(1, cfg->worker_size) : NULL;
     for (;;) {
         pthread_mutex_lock(&st->lock);
-        int k = st->failed ? cfg->n_items : st->next++;
+        int j = st->failed ? st->mine : st->next++;
         pthread_mutex_unlock(&st->lock);
-        if (k >= cfg->n_items) break;
+        if (j >= st->mine) break;
+        int k = cfg->rank + j * st->ranks;
         wm_error err = {0};
         int rc = cfg->run_item(k, ws, cfg->ctx, &err);
         pthread_mutex_lock(&st->lock);
@@ -46,11 +48,11 @@ static void print_progress(batch_state *st, double elapsed, int final) {
     double rate = elapsed > 0 ? done / elapsed : 0;
     char eta[32] = "--", extra[256] = "";
     if (rate > 0) {
-        int left = (int)((cfg->n_items - done) / rate);
+        int left = (int)((st->mine - done) / rate);
         snprintf(eta, sizeof eta, "%d:%02d", left / 60, left % 60);
     }
     if (cfg->status) cfg->status(cfg->ctx, elapsed, extra, sizeof extra);
-    fprintf(stderr, "\r%s %d/%d %s %.2f %s/s ETA %s%s   %s", cfg->label, done, cfg->n_items, cfg->unit, rate, cfg->unit,
+    fprintf(stderr, "\r%s %d/%d %s %.2f %s/s ETA %s%s   %s", cfg->label, done, st->mine, cfg->unit, rate, cfg->unit,
             eta, extra, final ? "\n" : "");
     fflush(stderr);
 }
@@ -58,17 +60,20 @@ static void print_progress(batch_state *st, double elapsed, int final) {
 int batch_run(const batch_config *cfg, wm_error *err) {
     if (cfg->jobs < 1 || cfg->jobs > BATCH_MAX_JOBS)
         return wm_fail(err, "%s: jobs %d outside [1, %d]", cfg->label, cfg->jobs, BATCH_MAX_JOBS);
-    if (cfg->n_items <= 0) return 0;
-    batch_state st = {.cfg = cfg};
+    int ranks = cfg->ranks > 0 ? cfg->ranks : 1;
+    if (cfg->rank < 0 || cfg->rank >= ranks) return wm_fail(err, "%s: rank %d of %d", cfg->label, cfg->rank, ranks);
+    int mine = cfg->n_items > cfg->rank ? (cfg->n_items - cfg->rank + ranks - 1) / ranks : 0;
+    if (mine <= 0) return 0;
+    batch_state st = {.cfg = cfg, .ranks = ranks, .mine = mine};
     pthread_mutex_init(&st.lock, NULL);
-    int jobs = cfg->jobs < cfg->n_items ? cfg->jobs : cfg->n_items;
+    int jobs = cfg->jobs < mine ? cfg->jobs : mine;
     pthread_t *threads = CALLOC_CHECK((size_t)jobs, sizeof *threads);
     double t0 = clock_now_s();
     for (int i = 0; i < jobs; i++) pthread_create(&threads[i], NULL, worker, &st);
     if (cfg->progress) {
         for (;;) {
             pthread_mutex_lock(&st.lock);
-            int finished = st.done == cfg->n_items || st.failed;
+            int finished = st.done == st.mine || st.failed;
             pthread_mutex_unlock(&st.lock);
             if (finished) break;
             print_progress(&st, clock_now_s() - t0, 0);

@@ -38,6 +38,9 @@ typedef struct {
     /* Optional: appends to the progress line, e.g. " 1234 steps/s"; called
      * from the progress thread, so it must read ctx under its own lock. */
     void (*status)(void *ctx, double elapsed_s, char *out, size_t n);
+    /* Under MPI (sim/cluster.h): this rank runs the items k with
+     * k % ranks == rank; ranks 0 means 1. */
+    int rank, ranks;
 } batch_config;
 
 int batch_run(const batch_config *cfg, wm_error *err);

@@ -8,6 +8,7 @@
 
 #include "scenarios/suite.h"
 #include "sim/cli_args.h"
+#include "sim/cluster.h"
 #include "sim/commands.h"
 #include "sim/eval.h"
 
@@ -37,6 +38,11 @@ static const char EVAL_USAGE[] =
     "  --dry-run         validate SUITE and list its episodes; run nothing\n"
     "  --quiet           no progress line and no summary\n"
     "%s"
+    "\n"
+    "Rerun the same command after a crash: episodes already complete in DIR\n"
+    "(their episode.json) are kept, the rest run. Under mpirun or srun (a build\n"
+    "with MPI) the episodes are shared between the ranks by index and rank 0\n"
+    "writes the files; the results do not depend on the number of ranks.\n"
     "\n"
     "Exit status 0 when the suite ran and nothing regressed (failing episodes\n"
     "included); 1 when something regressed against --baseline; 2 for an error:\n"
@@ -102,13 +108,19 @@ int cmd_eval(int argc, char **argv) {
     if (dry) return dry_run(cfg.suite_path);
     if (!cfg.policy || !cfg.out_dir)
         return cli_usage_error(print_usage, "eval: %s", !cfg.policy ? "missing --policy" : "missing --out");
-    cfg.progress = !quiet && isatty(2);
     eval_outcome out;
     wm_error err;
-    if (eval_run(&cfg, &out, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 2;
-    if (!quiet) {
-        printf("eval %s: %d episodes, %d passed, %d failed (%d policy errors) in %.1f s\n", cfg.suite_path,
-               out.episodes, out.passed, out.failed, out.errors, out.elapsed_s);
+    cluster cl;
+    if (cluster_init(&cl, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 2;
+    cfg.cl = &cl;
+    cfg.progress = !quiet && cl.rank == 0 && isatty(2);
+    int failed = eval_run(&cfg, &out, &err);
+    cluster_finish(&cl);
+    if (failed) return fprintf(stderr, "wmsim: %s\n", err.msg), 2;
+    if (!quiet && cl.rank == 0) {
+        printf("eval %s: %d episodes, %d passed, %d failed (%d policy errors) in %.1f s", cfg.suite_path, out.episodes,
+               out.passed, out.failed, out.errors, out.elapsed_s);
+        printf(cl.size > 1 ? " on %d ranks\n" : "\n", cl.size);
         if (cfg.baseline_dir)
             printf("  against %s: %d regressions, %d score drops beyond %.3g, %d fixed%s\n", cfg.baseline_dir,
                    out.regressions, out.score_drops, cfg.noise, out.fixed, out.regressed ? "  REGRESSED" : "");

@@ -18,6 +18,7 @@
 #include "render/overlay.h"
 #include "scenarios/suite.h"
 #include "sim/batch.h"
+#include "sim/cluster.h"
 #include "sim/episode.h"
 #include "sim/recorder.h"
 
@@ -43,6 +44,7 @@ typedef struct {
     const eval_config *cfg;
     const suite *s;
     eval_slot *slots;
+    char run_id[17];   /* what makes an earlier episode.json reusable: policy, models, suite, options */
 } eval_state;
 
 typedef struct {
@@ -154,6 +156,42 @@ static json_t *parameters_json(const char *parameters) {
     return o;
 }
 
+/* An episode's completion record: OUT/episodes/X/episode.json, written
+ * last and atomically, so its presence means every file of the episode is
+ * complete. Returns 1 loaded into *slot, 0 none there, -1 error (another
+ * run's, or unreadable). */
+static int load_done(const eval_state *st, int k, eval_slot *slot, wm_error *err) {
+    char rel[512], path[4700];
+    episode_dir_name(st->s, &st->s->episodes[k], rel, sizeof rel);
+    snprintf(path, sizeof path, "%s/%s/episode.json", st->cfg->out_dir, rel);
+    if (access(path, F_OK) != 0) return 0;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return wm_fail(err, "%s:%d: not JSON: %s (remove the episode's folder to run it again)", path, je.line,
+                              je.text);
+    const char *run = json_string_value(json_object_get(root, "run"));
+    json_t *ej = json_object_get(root, "episode");
+    if (!run || strcmp(run, st->run_id) != 0 || !json_is_object(ej)) {
+        json_decref(root);
+        return wm_fail(err, "%s: an episode of another run (another policy, suite, model or option) is in this "
+                            "folder; give a new --out", path);
+    }
+    *slot = (eval_slot){.json = json_incref(ej), .passed = json_is_true(json_object_get(ej, "passed")),
+                        .error = !json_is_null(json_object_get(ej, "error")),
+                        .score = json_number_value(json_object_get(ej, "score"))};
+    json_decref(root);
+    return 1;
+}
+
+static int write_done(const eval_state *st, const char *dir, json_t *ej, wm_error *err) {
+    char path[4700];
+    snprintf(path, sizeof path, "%s/episode.json", dir);
+    json_t *root = json_object();
+    json_object_set_new(root, "run", json_string(st->run_id));
+    json_object_set(root, "episode", ej);
+    return file_write_json(path, root, FILE_JSON_REPORT, err);
+}
+
 static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
     eval_state *st = ctx;
     const eval_config *cfg = st->cfg;
@@ -162,6 +200,9 @@ static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
     const suite_scenario *ss = &s->scenarios[e->scenario];
     const scenario *sc = &ss->sc;
     eval_worker *ws = worker;
+    /* A rerun after a crash keeps what finished and runs the rest. */
+    int done = load_done(st, k, &st->slots[k], err);
+    if (done) return done < 0 ? -1 : 0;
     policy *pol;
     camera_feed *feed = NULL;
     if (worker_policy(cfg, ws, &pol, err) || (pol->sees_frames && worker_feed(cfg, ws, sc, e->loop, &feed, err)))
@@ -233,6 +274,10 @@ static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
     json_object_set(ej, "metrics", json_object_get(o, "metrics"));
     json_object_set_new(ej, "files", files_json(rel, keep_video && ro.video_path, 1));
     json_decref(o);
+    if (write_done(st, dir, ej, err)) {
+        json_decref(ej);
+        goto done;
+    }
     st->slots[k] = (eval_slot){.json = ej, .passed = res.m.passed, .error = policy_error, .score = res.m.score};
     rc = 0;
 done:
@@ -377,11 +422,80 @@ static int header_json(const eval_config *cfg, const suite *s, const policy *pol
     return 0;
 }
 
+/* A short hash of everything that must match for an earlier episode.json
+ * to stand for this run's episode. */
+static void make_run_id(const eval_config *cfg, const suite *s, json_t *root, char out[17]) {
+    json_t *id = json_object();
+    json_object_set(id, "policy", json_object_get(root, "policy"));
+    json_object_set(id, "models", json_object_get(root, "models"));
+    json_object_set(id, "suite", json_object_get(json_object_get(root, "suite"), "hash"));
+    char opts[256];
+    snprintf(opts, sizeof opts, "%d %d %.9g %.9g %d %d", (int)cfg->feed.rp.mode, cfg->feed.rp.steps,
+             (double)cfg->feed.rp.temperature, (double)cfg->feed.rp.guidance, cfg->feed.scene_slots, (int)cfg->video);
+    json_object_set_new(id, "options", json_string(opts));
+    char *text = json_dumps(id, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(out, 17, "%016llx", (unsigned long long)hash_fnv1a64(text, strlen(text)) ^ (unsigned long long)s->hash);
+    free(text);
+    json_decref(id);
+}
+
+/* Rank 0, once every episode is done: the episodes other ranks ran (from
+ * their episode.json), the summaries, the comparison and the three files. */
+static int write_night(const eval_config *cfg, eval_state *st, json_t *root, double t0, eval_outcome *out,
+                       wm_error *err) {
+    const suite *s = st->s;
+    for (int k = 0; k < s->n_episodes; k++) {
+        if (st->slots[k].json) continue;
+        int got = load_done(st, k, &st->slots[k], err);
+        if (got <= 0) {
+            if (got == 0) {
+                char rel[512];
+                episode_dir_name(s, &s->episodes[k], rel, sizeof rel);
+                wm_fail(err, "%s/%s/episode.json: missing after every rank finished", cfg->out_dir, rel);
+            }
+            return -1;
+        }
+    }
+    json_object_set_new(root, "elapsed_s", json_real(clock_now_s() - t0));
+    json_object_set_new(root, "jobs", json_integer(cfg->jobs));
+    json_object_set_new(root, "ranks", json_integer(cfg->cl ? cfg->cl->size : 1));
+    json_object_set_new(root, "summary", summary_json(st->slots, s->n_episodes));
+    json_object_set_new(root, "categories", categories_json(s, st->slots));
+    json_object_set_new(root, "entries", entries_json(s, st->slots));
+    json_t *eps = json_array();
+    for (int k = 0; k < s->n_episodes; k++) json_array_append(eps, st->slots[k].json);
+    json_object_set_new(root, "episodes", eps);
+    json_object_set_new(root, "baseline", json_null());
+    json_object_set_new(root, "regressed", json_false());
+    if (cfg->baseline_dir && eval_compare(root, cfg->baseline_dir, cfg->noise, err)) return -1;
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
+    json_incref(root);
+    if (file_write_json(path, root, FILE_JSON_REPORT, err)) return -1;
+    snprintf(path, sizeof path, "%s/junit.xml", cfg->out_dir);
+    if (eval_write_junit(path, root, err)) return -1;
+    snprintf(path, sizeof path, "%s/report.html", cfg->out_dir);
+    if (eval_write_report(path, root, err)) return -1;
+
+    for (int k = 0; k < s->n_episodes; k++) out->passed += st->slots[k].passed, out->errors += st->slots[k].error;
+    out->episodes = s->n_episodes;
+    out->failed = s->n_episodes - out->passed;
+    json_t *bl = json_object_get(root, "baseline");
+    out->regressions = (int)json_array_size(json_object_get(bl, "regressions"));
+    out->score_drops = (int)json_array_size(json_object_get(bl, "score_drops"));
+    out->fixed = (int)json_array_size(json_object_get(bl, "fixed"));
+    out->regressed = json_is_true(json_object_get(root, "regressed"));
+    return 0;
+}
+
 int eval_run(const eval_config *cfg, eval_outcome *out, wm_error *err) {
     memset(out, 0, sizeof *out);
     if (cfg->jobs < 1 || cfg->jobs > BATCH_MAX_JOBS)
         return wm_fail(err, "eval: --jobs %d outside [1, %d]", cfg->jobs, BATCH_MAX_JOBS);
     if (!(cfg->noise >= 0 && cfg->noise < 1)) return wm_fail(err, "eval: --noise %g outside [0, 1)", cfg->noise);
+    cluster alone = {.size = 1};
+    const cluster *cl = cfg->cl ? cfg->cl : &alone;
     /* The baseline is read before the night's episodes run, so a wrong
      * --baseline costs seconds, not the night. */
     json_t *baseline;
@@ -397,7 +511,8 @@ int eval_run(const eval_config *cfg, eval_outcome *out, wm_error *err) {
     eval_state st = {.cfg = cfg, .s = &s, .slots = CALLOC_CHECK((size_t)s.n_episodes, sizeof *st.slots)};
     json_t *root = json_object();
     int rc = -1;
-    /* A policy or model that cannot start is found before any episode runs. */
+    /* A policy or model that cannot start is found before any episode runs
+     * (on every rank alike: the same inputs give the same answer). */
     {
         eval_worker probe = {0};
         policy *pol;
@@ -408,43 +523,24 @@ int eval_run(const eval_config *cfg, eval_outcome *out, wm_error *err) {
         free_worker(&probe, NULL);
         if (bad) goto done;
     }
+    json_object_set_new(root, "started", json_string(started));
+    make_run_id(cfg, &s, root, st.run_id);
     if (dir_create(cfg->out_dir, err)) goto done;
     batch_config b = {.n_items = s.n_episodes, .jobs = cfg->jobs, .worker_size = sizeof(eval_worker),
                       .run_item = run_episode, .worker_free = free_worker, .ctx = &st, .label = "eval",
-                      .unit = "episodes", .progress = cfg->progress};
-    if (batch_run(&b, err)) goto done;
-
-    json_object_set_new(root, "started", json_string(started));
-    json_object_set_new(root, "elapsed_s", json_real(clock_now_s() - t0));
-    json_object_set_new(root, "jobs", json_integer(cfg->jobs));
-    json_object_set_new(root, "summary", summary_json(st.slots, s.n_episodes));
-    json_object_set_new(root, "categories", categories_json(&s, st.slots));
-    json_object_set_new(root, "entries", entries_json(&s, st.slots));
-    json_t *eps = json_array();
-    for (int k = 0; k < s.n_episodes; k++) json_array_append(eps, st.slots[k].json);
-    json_object_set_new(root, "episodes", eps);
-    json_object_set_new(root, "baseline", json_null());
-    json_object_set_new(root, "regressed", json_false());
-    if (cfg->baseline_dir && eval_compare(root, cfg->baseline_dir, cfg->noise, err)) goto done;
-
-    char path[4200];
-    snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
-    json_incref(root);
-    if (file_write_json(path, root, FILE_JSON_REPORT, err)) goto done;
-    snprintf(path, sizeof path, "%s/junit.xml", cfg->out_dir);
-    if (eval_write_junit(path, root, err)) goto done;
-    snprintf(path, sizeof path, "%s/report.html", cfg->out_dir);
-    if (eval_write_report(path, root, err)) goto done;
-
-    for (int k = 0; k < s.n_episodes; k++)
-        out->passed += st.slots[k].passed, out->errors += st.slots[k].error;
-    out->episodes = s.n_episodes;
-    out->failed = s.n_episodes - out->passed;
-    json_t *bl = json_object_get(root, "baseline");
-    out->regressions = (int)json_array_size(json_object_get(bl, "regressions"));
-    out->score_drops = (int)json_array_size(json_object_get(bl, "score_drops"));
-    out->fixed = (int)json_array_size(json_object_get(bl, "fixed"));
-    out->regressed = json_is_true(json_object_get(root, "regressed"));
+                      .unit = "episodes", .progress = cfg->progress, .rank = cl->rank, .ranks = cl->size};
+    int mine_ok = batch_run(&b, err) == 0;
+    if (!cluster_all_ok(cl, mine_ok)) {
+        if (mine_ok) wm_fail(err, "eval: another rank failed (its message is on its standard error)");
+        goto done;
+    }
+    int written = cl->rank != 0 || write_night(cfg, &st, root, t0, out, err) == 0;
+    if (!cluster_all_ok(cl, written)) {
+        if (written && cl->rank != 0) wm_fail(err, "eval: rank 0 could not write the results");
+        goto done;
+    }
+    /* Every rank exits as rank 0 does. */
+    out->regressed = !cluster_all_ok(cl, !out->regressed);
     out->elapsed_s = clock_now_s() - t0;
     rc = 0;
 done:

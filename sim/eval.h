@@ -64,6 +64,7 @@ typedef struct {
     int progress;              /* progress line on stderr */
     camera_feed_options feed;  /* the worldmodel loop's model options */
     policy_options limits;     /* for external policies */
+    const struct cluster *cl;  /* the MPI job's ranks (sim/cluster.h); NULL: this process alone */
 } eval_config;
 
 eval_config eval_config_default(void);
