@@ -13,13 +13,24 @@
 #include "datasets/clip.h"
 #include "render/render.h"
 #include "sim/batch.h"
+#include "sim/cluster.h"
 #include "sim/episode.h"
+
+enum { CLIP_OTHER_RANK, CLIP_WRITTEN, CLIP_KEPT };
+
+/* Clip k's outcome: filled by the rank that ran it, zero on the others,
+ * so cluster_merge_slots gives every rank all of them. No padding. */
+typedef struct {
+    int outcome; /* CLIP_* */
+    int frames;  /* written */
+} clip_slot;
 
 typedef struct {
     const clips_config *cfg;
     scenario *scenarios; /* loaded once, read by every worker */
+    clip_slot *slots;    /* (planned) */
     pthread_mutex_t lock; /* guards rep */
-    clips_report rep;
+    clips_report rep;    /* this rank's, for the progress line */
 } clips_run;
 
 typedef struct {
@@ -109,6 +120,8 @@ static int run_item(int k, void *worker, void *ctx, wm_error *err) {
     clip_dir(cfg, sc, v, dir, sizeof dir);
     int kept = clip_is_complete(dir), frames = kept ? 0 : make_clip(cfg, sc, v, dir, err);
     if (frames < 0) return -1;
+    run->slots[k].outcome = kept ? CLIP_KEPT : CLIP_WRITTEN;
+    run->slots[k].frames = frames;
     pthread_mutex_lock(&run->lock);
     run->rep.frames += frames, kept ? run->rep.kept++ : run->rep.written++;
     pthread_mutex_unlock(&run->lock);
@@ -131,37 +144,68 @@ int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err) {
     if (cfg->jobs < 1 || cfg->jobs > 256) return wm_fail(err, "clips generate: --jobs %d outside [1, 256]", cfg->jobs);
     if (cfg->seconds < 0 || !isfinite(cfg->seconds))
         return wm_fail(err, "clips generate: --seconds %g is not a positive duration", cfg->seconds);
-    policy probe;
-    if (policy_create(cfg->policy, NULL, &probe, err)) return -1;
-    probe.destroy(&probe);
+    cluster alone = {.size = 1};
+    const cluster *cl = cfg->cl ? cfg->cl : &alone;
     clips_run *run = CALLOC_CHECK(1, sizeof *run);
     run->cfg = cfg;
     run->scenarios = CALLOC_CHECK((size_t)cfg->n_scenarios, sizeof *run->scenarios);
     int rc = -1, loaded = 0;
-    if (scenario_load_all("clips generate", cfg->scenarios, cfg->n_scenarios, run->scenarios, &loaded, err)) goto done;
-    for (int i = 0; i < loaded; i++) {
-        camera_params cp = run->scenarios[i].camera;
-        if (cfg->width) cp.width = cfg->width, cp.height = cfg->height;
-        if (camera_params_check(&cp, err)) {
-            wm_error_prefix(err, "%s: ", cfg->scenarios[i]);
+    /* What a rank may find wrong before its clips (a policy, a scenario,
+     * the folder) stops every rank before any clip. */
+    {
+        policy probe;
+        int ready = policy_create(cfg->policy, NULL, &probe, err) == 0;
+        if (ready) probe.destroy(&probe);
+        ready = ready &&
+                !scenario_load_all("clips generate", cfg->scenarios, cfg->n_scenarios, run->scenarios, &loaded, err);
+        for (int i = 0; i < loaded && ready; i++) {
+            camera_params cp = run->scenarios[i].camera;
+            if (cfg->width) cp.width = cfg->width, cp.height = cfg->height;
+            if (camera_params_check(&cp, err)) {
+                wm_error_prefix(err, "%s: ", cfg->scenarios[i]);
+                ready = 0;
+            }
+        }
+        ready = ready && !dir_create(cfg->out_dir, err);
+        if (!cluster_all_ok(cl, ready)) {
+            if (ready) wm_fail(err, "clips generate: another rank failed (its message is on its standard error)");
             goto done;
         }
     }
-    if (dir_create(cfg->out_dir, err)) goto done;
-    run->rep.planned = cfg->n_scenarios * cfg->variations;
+    const int planned = cfg->n_scenarios * cfg->variations;
+    run->rep.planned = planned;
+    run->slots = CALLOC_CHECK((size_t)planned, sizeof *run->slots);
     pthread_mutex_init(&run->lock, NULL);
     double t0 = clock_now_s();
-    batch_config b = {.n_items = run->rep.planned, .jobs = cfg->jobs, .run_item = run_item, .ctx = run,
-                      .label = "clips", .unit = "clips", .progress = cfg->progress, .status = progress_status};
-    int failed = batch_run(&b, err);
+    batch_config b = {.n_items = planned, .jobs = cfg->jobs, .run_item = run_item, .ctx = run, .label = "clips",
+                      .unit = "clips", .progress = cfg->progress && cl->rank == 0, .status = progress_status,
+                      .rank = cl->rank, .ranks = cl->size};
+    int ran = batch_run(&b, err) == 0;
     pthread_mutex_destroy(&run->lock);
     *rep = run->rep;
+    /* Every rank reaches this, failed or not. */
+    if (!cluster_all_ok(cl, ran)) {
+        if (ran) wm_fail(err, "clips generate: another rank failed (its message is on its standard error)");
+        goto done;
+    }
+    cluster_merge_slots(cl, run->slots, (size_t)planned * sizeof *run->slots);
+    rep->written = rep->kept = 0, rep->frames = 0;
+    for (int k = 0; k < planned; k++) {
+        rep->written += run->slots[k].outcome == CLIP_WRITTEN;
+        rep->kept += run->slots[k].outcome == CLIP_KEPT;
+        rep->frames += run->slots[k].frames;
+    }
     rep->elapsed_s = clock_now_s() - t0;
-    if (failed) goto done;
+    if (rep->written + rep->kept != planned) {
+        wm_fail(err, "clips generate: %d of %d clips accounted for after every rank finished",
+                rep->written + rep->kept, planned);
+        goto done;
+    }
     rc = 0;
 done:
     for (int i = 0; i < loaded; i++) scenario_free(&run->scenarios[i]);
     free(run->scenarios);
+    free(run->slots);
     free(run);
     return rc;
 }

@@ -9,8 +9,14 @@
  *     if (clips_generate(&cfg, &rep, &err)) ...
  *
  * Clip k of scenario ID is OUT/ID/vKKKK and depends only on the scenario
- * file and k: the same clips whatever --jobs. Generation resumes: complete
- * clips (meta.json present) are kept as they are; partial ones are redone. */
+ * file and k: the same clips whatever --jobs or rank count. Generation
+ * resumes: complete clips (meta.json present) are kept as they are;
+ * partial ones are redone.
+ *
+ * Under MPI (cfg.cl, sim/cluster.h) every rank calls clips_generate with
+ * the same config: rank r makes the clips k with k % ranks == r into the
+ * shared OUT, and every rank returns the report of all the clips (written
+ * and kept by any rank), or -1 when any rank failed. */
 #ifndef WMSIM_CLIPS_H
 #define WMSIM_CLIPS_H
 
@@ -27,14 +33,15 @@ typedef struct {
     double seconds;               /* clip length cap; 0: the scenario's duration */
     int jobs;                     /* threads, >= 1 */
     int progress;                 /* a progress line on stderr (for terminals) */
+    const struct cluster *cl;     /* the MPI job's ranks (sim/cluster.h); NULL: this process alone */
 } clips_config;
 
 typedef struct {
     int planned;        /* scenarios × variations */
-    int written;        /* clips written by this call */
+    int written;        /* clips written by this call (on every rank) */
     int kept;           /* complete already: left untouched */
-    long frames;        /* frames written by this call */
-    double elapsed_s;
+    long frames;        /* frames written by this call (on every rank) */
+    double elapsed_s;   /* this rank's wall clock, until every rank was done */
 } clips_report;
 
 int clips_generate(const clips_config *cfg, clips_report *rep, wm_error *err);

@@ -16,6 +16,7 @@
 #include "scenarios/scenario_template.h"
 #include "sim/batch.h"
 #include "sim/cli_args.h"
+#include "sim/cluster.h"
 #include "sim/commands.h"
 #include "sim/synth_search.h"
 
@@ -51,7 +52,8 @@ static const char SYNTH_USAGE[] =
     "        invalid scenario (a car overlapping the ego, an arc too tight) is\n"
     "        reported with its values and reason and skipped; the others are\n"
     "        still written, the manifest lists the skipped ones, and the exit\n"
-    "        status is 1.\n"
+    "        status is 1. Under mpirun or srun, rank 0 sweeps alone (a sweep is\n"
+    "        cheap) and the other ranks exit 0.\n"
     "\n"
     "search  looks for values that make policy P fail: the cross-entropy method\n"
     "        over the parameters (generations of M points; the best fifth, failures\n"
@@ -71,6 +73,9 @@ static const char SYNTH_USAGE[] =
     "  --jobs J             episodes on J threads (default 1); the results are the same\n"
     "  --out DIR            default out/synth/TEMPLATEID\n"
     "  --no-random          no random baseline\n"
+    "        Under mpirun or srun (a build with MPI) the ranks share each\n"
+    "        generation's episodes and the baseline's by index, and rank 0 writes\n"
+    "        and prints: the same files whatever the rank count.\n"
     "\n"
     "  --quiet              print nothing on success (and no progress line)\n"
     "\n"
@@ -273,6 +278,16 @@ static int cmd_sweep(int argc, char **argv) {
         return cli_usage_error(print_usage, "synth sweep: %s", "give one of --grid and --random N");
     if (grid && seed_given) return cli_usage_error(print_usage, "synth sweep: %s", "--seed is for --random");
     if (!out) return cli_usage_error(print_usage, "synth sweep: %s", "missing --out DIR");
+    /* Under a launcher, rank 0 sweeps alone: the other ranks would write
+     * the same files. */
+    {
+        cluster cl;
+        wm_error err;
+        if (cluster_init(&cl, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 1;
+        int rank = cl.rank;
+        cluster_finish(&cl);
+        if (rank != 0) return 0;
+    }
 
     scenario_template *t = CALLOC_CHECK(1, sizeof *t);
     int override[SCENARIO_MAX_PARAMS] = {0};
@@ -390,23 +405,38 @@ static int cmd_search(int argc, char **argv) {
     wm_error err;
     synth_search_result res = {0};
     char dir[4096];
-    if (load_template(template_path, t)) goto done;
+    cluster cl;
+    if (cluster_init(&cl, &err)) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        free(t);
+        return 1;
+    }
+    /* Every rank gets past each step or none does: a rank that stopped
+     * alone would leave the others waiting in the next collective. */
+    if (!cluster_all_ok(&cl, load_template(template_path, t) == 0)) goto done;
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else snprintf(dir, sizeof dir, "out/synth/%s", t->id);
     cfg.t = t;
-    cfg.progress = !quiet && isatty(2);
-    if (synth_search_run(&cfg, &res, &err) || synth_search_write(&cfg, &res, dir, &err)) {
+    cfg.cl = &cl;
+    cfg.progress = !quiet && cl.rank == 0 && isatty(2);
+    if (synth_search_run(&cfg, &res, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
-    if (!quiet) {
+    int written = cl.rank != 0 || synth_search_write(&cfg, &res, dir, &err) == 0;
+    if (!written) fprintf(stderr, "wmsim: %s\n", err.msg);
+    if (!cluster_all_ok(&cl, written)) goto done;
+    if (!quiet && cl.rank == 0) {
         synth_search_print(stdout, &cfg, &res);
-        printf("wrote %s/search.json and %d failure scenario%s in %s/failures/ (%.1f s, %.0f steps/s)\n", dir,
+        char ranks[32] = "";
+        if (cl.size > 1) snprintf(ranks, sizeof ranks, " on %d ranks", cl.size);
+        printf("wrote %s/search.json and %d failure scenario%s in %s/failures/ (%.1f s, %.0f steps/s%s)\n", dir,
                res.n_files, res.n_files == 1 ? "" : "s", dir, res.elapsed_s,
-               res.elapsed_s > 0 ? res.steps / res.elapsed_s : 0.0);
+               res.elapsed_s > 0 ? res.steps / res.elapsed_s : 0.0, ranks);
     }
     rc = 0;
 done:
+    cluster_finish(&cl);
     synth_search_result_free(&res);
     scenario_template_free(t);
     free(t);

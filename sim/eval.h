@@ -18,7 +18,7 @@
  *   policy       {spec (as given), name, model: {file, hash} | null}
  *   models       {dynamics: {file, hash}, tokenizer: {file, hash}} when a
  *                 worldmodel loop ran, else {}
- *   started      UTC "YYYY-MM-DDTHH:MM:SSZ";  elapsed_s;  jobs
+ *   started      UTC "YYYY-MM-DDTHH:MM:SSZ";  elapsed_s;  jobs;  ranks
  *   summary      {episodes, passed, failed, errors, pass_rate, mean_score}
  *                 errors: episodes ended by a policy error (also failed)
  *   categories   [{name, episodes, passed, pass_rate, mean_score}] by name
@@ -42,8 +42,16 @@
  *                  added [key], removed [key]}
  *   regressed    true when baseline.regressions or score_drops is non-empty
  * Per episode: OUT/episodes/SCENARIO_sSEED_LOOP/{episode.log, result.json,
- * video.mp4, thumbs.png}. results.json is byte-identical for a seed
- * whatever --jobs, apart from started, elapsed_s and jobs. */
+ * video.mp4, thumbs.png} and, written last and atomically, episode.json:
+ * the episode's entry of results.json with the run's identity (a hash of
+ * the policy and its model, the world-model files, the suite and the
+ * options). It marks the episode complete: a rerun into the same OUT keeps
+ * every complete episode of the same run and runs the rest (a crash loses
+ * only the episodes in flight); an episode.json of another run is an error,
+ * never overwritten. Under MPI (cfg.cl) the episodes are shared between the
+ * ranks by index and rank 0 writes the three files from the episode.json
+ * files. results.json is byte-identical for a seed whatever --jobs and the
+ * rank count, apart from started, elapsed_s, jobs and ranks. */
 #ifndef WMSIM_EVAL_H
 #define WMSIM_EVAL_H
 

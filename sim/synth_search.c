@@ -3,7 +3,7 @@
  *
  * Glossary: N the budget (episodes per method), M the population (points
  * a generation), G = ceil(N / M) generations, P the template's
- * parameters, J worker threads. */
+ * parameters, J worker threads, R MPI ranks. */
 #include "sim/synth_search.h"
 
 #include <dirent.h>
@@ -23,6 +23,7 @@
 #include "scenarios/synth.h"
 #include "sim/agreement.h"
 #include "sim/batch.h"
+#include "sim/cluster.h"
 #include "sim/episode.h"
 
 #define INVALID_OBJECTIVE 3.0 /* worse than any episode: passed (1) + score (<= 1) */
@@ -52,11 +53,12 @@ typedef struct {
 
 typedef struct {
     const synth_search_config *cfg;
+    const cluster *cl;
     synth_search_result *res;
     worker_slot *slots; /* J */
     pthread_mutex_t lock;
     int first;          /* this batch's first episode */
-    long steps;
+    long steps;         /* this rank's, for the progress line */
 } search_run;
 
 typedef struct {
@@ -169,13 +171,31 @@ static void status_line(void *ctx, double elapsed_s, char *out, size_t n) {
     snprintf(out, n, " %.0f steps/s", elapsed_s > 0 ? steps / elapsed_s : 0.0);
 }
 
-/* Runs episodes [first, first + n) of res; progress: batch_run's line. */
+/* Runs episodes [first, first + n) of res, this rank's share (item i on
+ * rank i % R), then gives every rank all n: each rank zeroes the episodes
+ * it did not run and cluster_merge_slots ORs in the ones the others did
+ * (values included, as the rank that ran them drew them). A collective:
+ * every rank calls it, failed or not, and all return 0 or all -1.
+ * progress: batch_run's line, on rank 0. */
 static int run_batch(search_run *run, int first, int n, const char *label, int progress, wm_error *err) {
+    const cluster *cl = run->cl;
     run->first = first;
     batch_config b = {.n_items = n, .jobs = run->cfg->jobs, .worker_size = sizeof(worker_handle),
                       .run_item = run_item, .worker_free = worker_release, .ctx = run, .label = label,
-                      .unit = "episodes", .progress = progress, .status = status_line};
-    return batch_run(&b, err);
+                      .unit = "episodes", .progress = progress && cl->rank == 0, .status = status_line,
+                      .rank = cl->rank, .ranks = cl->size};
+    int ok = batch_run(&b, err) == 0;
+    if (!cluster_all_ok(cl, ok)) {
+        if (ok) wm_fail(err, "synth search: another rank failed (its message is on its standard error)");
+        return -1;
+    }
+    if (cl->size > 1) {
+        synth_episode *eps = &run->res->episodes[first];
+        for (int i = 0; i < n; i++)
+            if (i % cl->size != cl->rank) memset(&eps[i], 0, sizeof eps[i]);
+        cluster_merge_slots(cl, eps, (size_t)n * sizeof *eps);
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- summary */
@@ -223,9 +243,8 @@ static void summarise(const synth_search_config *cfg, synth_search_result *res) 
     free(kept);
 }
 
-int synth_search_run(const synth_search_config *cfg, synth_search_result *res, wm_error *err) {
-    memset(res, 0, sizeof *res);
-    const scenario_template *t = cfg->t;
+/* The population; -1 (err) for a bad config or a policy that cannot start. */
+static int check_config(const synth_search_config *cfg, wm_error *err) {
     if (cfg->budget < 1 || cfg->budget > SYNTH_MAX_BUDGET)
         return wm_fail(err, "synth search: budget %d outside [1, %d]", cfg->budget, SYNTH_MAX_BUDGET);
     if (cfg->jobs < 1 || cfg->jobs > BATCH_MAX_JOBS)
@@ -235,19 +254,33 @@ int synth_search_run(const synth_search_config *cfg, synth_search_result *res, w
     int pop = cfg->population;
     if (pop <= 0) pop = cfg->budget / 4 < 4 ? 4 : cfg->budget / 4 > 20 ? 20 : cfg->budget / 4;
     if (pop < 2) return wm_fail(err, "synth search: population %d, at least 2", pop);
-
     /* The policy is checked once here, so a bad spec is one clear error
      * before any episode. */
     policy probe;
     if (policy_create(cfg->policy, &cfg->limits, &probe, err)) return -1;
     probe.destroy(&probe);
+    return pop;
+}
+
+int synth_search_run(const synth_search_config *cfg, synth_search_result *res, wm_error *err) {
+    memset(res, 0, sizeof *res);
+    const scenario_template *t = cfg->t;
+    cluster alone = {.size = 1};
+    const cluster *cl = cfg->cl ? cfg->cl : &alone;
+    /* Every rank stops here if any cannot start (an external policy
+     * missing on one node), so none waits in a collective for it. */
+    int pop = check_config(cfg, err);
+    if (!cluster_all_ok(cl, pop > 0)) {
+        if (pop > 0) wm_fail(err, "synth search: another rank failed (its message is on its standard error)");
+        return -1;
+    }
 
     const int n = cfg->budget * (cfg->random_baseline ? 2 : 1);
     res->episodes = CALLOC_CHECK((size_t)n, sizeof *res->episodes);
     res->n_episodes = n;
     res->population = pop;
     res->generations = (cfg->budget + pop - 1) / pop;
-    search_run run = {.cfg = cfg, .res = res};
+    search_run run = {.cfg = cfg, .cl = cl, .res = res};
     run.slots = CALLOC_CHECK((size_t)cfg->jobs, sizeof *run.slots);
     pthread_mutex_init(&run.lock, NULL);
     double t0 = clock_now_s();
@@ -259,6 +292,7 @@ int synth_search_run(const synth_search_config *cfg, synth_search_result *res, w
     double *values = CALLOC_CHECK((size_t)pop * SCENARIO_MAX_PARAMS, sizeof *values);
     double *objective = CALLOC_CHECK((size_t)pop, sizeof *objective);
     int failures = 0;
+    long steps = 0; /* of every rank */
     for (int g = 0; g < res->generations && rc == 0; g++) {
         int first = g * pop, m = cfg->budget - first < pop ? cfg->budget - first : pop;
         for (int i = 0; i < m; i++) {
@@ -275,12 +309,13 @@ int synth_search_run(const synth_search_config *cfg, synth_search_result *res, w
             memcpy(values + (size_t)i * SCENARIO_MAX_PARAMS, ep->values, sizeof ep->values);
             objective[i] = !ep->valid ? INVALID_OBJECTIVE : (ep->passed ? 1.0 : 0.0) + ep->score;
             failures += ep->valid && !ep->passed;
+            steps += ep->steps;
         }
         synth_cem_update(&cem, values, SCENARIO_MAX_PARAMS, objective, m);
-        if (cfg->progress) {
+        if (cfg->progress && cl->rank == 0) {
             double el = clock_now_s() - t0;
             fprintf(stderr, "\rsynth search cem generation %d/%d, %d/%d episodes, %d failures, %.0f steps/s   %s",
-                    g + 1, res->generations, first + m, cfg->budget, failures, el > 0 ? run.steps / el : 0.0,
+                    g + 1, res->generations, first + m, cfg->budget, failures, el > 0 ? steps / el : 0.0,
                     g + 1 == res->generations ? "\n" : "");
             fflush(stderr);
         }
@@ -303,12 +338,12 @@ int synth_search_run(const synth_search_config *cfg, synth_search_result *res, w
     }
     free(run.slots);
     pthread_mutex_destroy(&run.lock);
-    res->steps = run.steps;
     res->elapsed_s = clock_now_s() - t0;
     if (rc) {
         synth_search_result_free(res);
         return -1;
     }
+    for (int k = 0; k < n; k++) res->steps += res->episodes[k].steps;
     summarise(cfg, res);
     return 0;
 }

@@ -25,6 +25,14 @@
  * and results go into per-episode slots, so a seed gives the same search
  * whatever the jobs count.
  *
+ * Under MPI (cfg.cl, sim/cluster.h) every rank calls synth_search_run with
+ * the same config: each generation's points (and the baseline's) are
+ * shared by index (point k on rank k % ranks), and their episodes are
+ * merged (cluster_merge_slots) so every rank holds all of them before the
+ * CEM update and draws the same next generation; every rank returns the
+ * same result, the same whatever the rank count. Write and print on rank
+ * 0 only.
+ *
  * Distinct failures: an episode fails when !passed; its kind is its first
  * failure's (collision, off_road, guard, goal, score, policy). Within a
  * method, in episode order, a failure is distinct unless an earlier
@@ -61,12 +69,14 @@ typedef struct {
     int random_baseline;      /* 1: the random baseline too */
     int jobs;
     int progress;             /* a progress line on stderr */
+    const struct cluster *cl; /* the MPI job's ranks (sim/cluster.h); NULL: this process alone */
 } synth_search_config;
 
 /* budget 100, population 0, elite 0.2, distinct 0.2, seed 1, random
  * baseline on, 1 job, no progress line. */
 synth_search_config synth_search_config_default(void);
 
+/* Plain values only (no pointers): ranks merge episodes byte for byte. */
 typedef struct {
     int method;               /* SYNTH_CEM or SYNTH_RANDOM */
     int index;                /* in the method's stream (the scenario id's number) */
@@ -97,7 +107,7 @@ typedef struct {
     int population, n_elite, generations;
     synth_method_summary summary[SYNTH_METHODS];
     int n_files;              /* distinct failures written */
-    long steps;
+    long steps;               /* of every rank */
     double elapsed_s;         /* wall clock, printed, never written */
 } synth_search_result;
 

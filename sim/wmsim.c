@@ -23,6 +23,8 @@
 #include "datasets/clip.h"
 #include "datasets/clip_import.h"
 #include "sim/clips.h"
+#include "sim/cluster.h"
+#include "sim/cluster.h"
 #include "sim/commands.h"
 #include "sim/recorder.h"
 #include "sim/replay_compare.h"
@@ -161,7 +163,9 @@ static const char CLIPS_USAGE[] =
     "          the camera gets the oracle's frames); --explore perturbs its actions so the\n"
     "          clips cover the action space. --seconds caps each clip (default: the\n"
     "          scenario's duration), --jobs runs clips in parallel (default 1).\n"
-    "          Complete clips are kept, so an interrupted run resumes.\n"
+    "          Complete clips are kept, so an interrupted run resumes. Under mpirun\n"
+    "          or srun (a build with MPI) the ranks share the clips by index into\n"
+    "          the one OUT, the same clips whatever the rank count; rank 0 prints.\n"
     "check     validates every clip under each DIR (file counts, frames, times).\n"
     "stats     counts, hours, action histograms, gesture and caption coverage.\n"
     "import    turns a dashcam video and its driving log (CSV) into a clip.\n"
@@ -684,13 +688,25 @@ static int cmd_clips_generate(int argc, char **argv) {
     cfg.scenarios = (const char *const *)paths, cfg.n_scenarios = n_paths;
     clips_report rep;
     rc = 1;
-    if (clips_generate(&cfg, &rep, &err)) {
+    cluster cl;
+    if (cluster_init(&cl, &err)) {
         fprintf(stderr, "wmsim: %s\n", err.msg);
         goto done;
     }
-    if (!quiet)
-        printf("%d clips in %s: %d written (%ld frames, %.1f s), %d complete already and kept\n", rep.planned,
-               cfg.out_dir, rep.written, rep.frames, rep.elapsed_s, rep.kept);
+    cfg.cl = &cl;
+    cfg.progress = cfg.progress && cl.rank == 0;
+    int failed = clips_generate(&cfg, &rep, &err);
+    cluster_finish(&cl);
+    if (failed) {
+        fprintf(stderr, "wmsim: %s\n", err.msg);
+        goto done;
+    }
+    if (!quiet && cl.rank == 0) {
+        char ranks[32] = "";
+        if (cl.size > 1) snprintf(ranks, sizeof ranks, " on %d ranks", cl.size);
+        printf("%d clips in %s: %d written (%ld frames, %.1f s%s), %d complete already and kept\n", rep.planned,
+               cfg.out_dir, rep.written, rep.frames, rep.elapsed_s, ranks, rep.kept);
+    }
     rc = 0;
 done:
     scenario_files_free(paths, n_paths);
@@ -778,6 +794,7 @@ int main(int argc, char **argv) {
         int n = device_cuda_count(why, sizeof why);
         printf("wmsim %s\nbackends: cpu%s\ncuda devices: %d%s%s%s\n", WMSIM_VERSION, device_cuda_built() ? ", cuda" : "",
                n, why[0] ? " (" : "", why, why[0] ? ")" : "");
+        printf("cluster: %s\n", cluster_mpi_built() ? "mpi (mpirun, srun)" : "none (built without MPI)");
         return 0;
     }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);

@@ -5,8 +5,12 @@
  * The end-to-end tests run the real binary on the shipped smoke suite
  * (guard_stop_proceed, cut_in, stalled_vehicle; one seed, oracle loop):
  * expert passes all three, cruise fails the guard by running its STOP. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
+#include <time.h>
 
 #include "browser.h"
 #include "scenarios/suite.h"
@@ -24,6 +28,7 @@ static char *stable_results(const char *dir) {
     json_object_del(r, "started");
     json_object_del(r, "elapsed_s");
     json_object_del(r, "jobs");
+    json_object_del(r, "ranks");
     char *text = json_dumps(r, JSON_PRESERVE_ORDER | JSON_INDENT(1));
     json_decref(r);
     return text;
@@ -317,9 +322,10 @@ static void plant_score(const char *dir, const char *key, double score) {
 }
 
 START_TEST(baseline_flags_a_planted_regression_and_not_noise) {
-    char *dir = test_tmpdir(), base[4200], night[4200];
+    char *dir = test_tmpdir(), base[4200], night[4200], cruise[4200];
     join(base, sizeof base, dir, "base");
     join(night, sizeof night, dir, "night");
+    join(cruise, sizeof cruise, dir, "cruise");
     eval_ok("expert", base, NULL);
     json_t *r = load_results(base);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "summary"), "passed")), 3);
@@ -365,10 +371,10 @@ START_TEST(baseline_flags_a_planted_regression_and_not_noise) {
     json_decref(r);
 
     /* A regression: cruise runs the guard's STOP that expert obeyed. */
-    rc = run_eval(&out, "cruise", night, base, NULL);
+    rc = run_eval(&out, "cruise", cruise, base, NULL);
     ck_assert_msg(rc == 1, "regression not flagged, exit %d: %s", rc, out);
     free(out);
-    r = load_results(night);
+    r = load_results(cruise);
     bl = json_object_get(r, "baseline");
     json_t *reg = json_object_get(bl, "regressions");
     int guard_found = 0;
@@ -380,7 +386,7 @@ START_TEST(baseline_flags_a_planted_regression_and_not_noise) {
 
     /* The report shows the section. */
     char p[4400];
-    join(p, sizeof p, night, "report.html");
+    join(p, sizeof p, cruise, "report.html");
     size_t len;
     char *html = (char *)test_read_file(p, &len);
     ck_assert_ptr_nonnull(strstr(html, "guard_stop_proceed/s1/oracle"));
@@ -435,6 +441,212 @@ START_TEST(worldmodel_loop_records_its_models_and_policy_errors) {
     json_decref(r);
     test_remove_tree(dir);
     free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ resume and ranks */
+
+/* The bytes of OUT/episodes/NAME/FILE, or NULL when there is none. */
+static char *episode_file(const char *out_dir, const char *name, const char *file) {
+    char p[4600];
+    snprintf(p, sizeof p, "%s/episodes/%s/%s", out_dir, name, file);
+    if (access(p, F_OK) != 0) return NULL;
+    size_t len;
+    return (char *)test_read_file(p, &len);
+}
+
+START_TEST(a_rerun_keeps_finished_episodes_and_runs_the_rest) {
+    char *dir = test_tmpdir(), night[4200], p[4600];
+    join(night, sizeof night, dir, "night");
+    eval_ok("expert", night, NULL);
+    char *first = stable_results(night);
+    /* An interrupted night: one episode never finished, no results yet. */
+    snprintf(p, sizeof p, "%s/episodes/cut_in_s1_oracle/episode.json", night);
+    ck_assert_int_eq(unlink(p), 0);
+    join(p, sizeof p, night, "results.json");
+    ck_assert_int_eq(unlink(p), 0);
+    struct stat before;
+    snprintf(p, sizeof p, "%s/episodes/guard_stop_proceed_s1_oracle/episode.log", night);
+    ck_assert_int_eq(stat(p, &before), 0);
+    char *kept = episode_file(night, "guard_stop_proceed_s1_oracle", "episode.json");
+
+    eval_ok("expert", night, NULL);
+    char *second = stable_results(night);
+    ck_assert_str_eq(first, second);
+    /* The finished episode was not run again: its files are the same ones. */
+    struct stat after;
+    ck_assert_int_eq(stat(p, &after), 0);
+    ck_assert(before.st_ino == after.st_ino && before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+              before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    char *still = episode_file(night, "guard_stop_proceed_s1_oracle", "episode.json");
+    ck_assert_str_eq(kept, still);
+    char *redone = episode_file(night, "cut_in_s1_oracle", "episode.json");
+    ck_assert_ptr_nonnull(redone);
+
+    /* Another policy into the same folder is refused: its episodes would mix. */
+    char *out, want[8192];
+    ck_assert_int_eq(run_eval(&out, "cruise", night, NULL, NULL), 2);
+    snprintf(want, sizeof want,
+             "wmsim: %s/episodes/guard_stop_proceed_s1_oracle/episode.json: "
+             "an episode of another run (another policy, suite, model or option) is in this folder; give a new --out\n",
+             night);
+    ck_assert_str_eq(out, want);
+    free(out);
+    free(first), free(second), free(kept), free(still), free(redone);
+    test_remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+#ifdef WMSIM_MPI
+static void eval_mpi_ok(int ranks, const char *suite_path, const char *dir) {
+    char *out;
+    int rc = run_mpi(&out, ranks, (const char *[]){"eval", "--suite", suite_path, "--policy", "vla-tiny", "--out", dir,
+                                                   "--quiet", NULL});
+    ck_assert_msg(rc == 0, "mpirun -np %d exited %d: %s", ranks, rc, out);
+    free(out);
+}
+#endif
+
+/* Every episode runs on the rank its index gives it, with the same inputs:
+ * 1, 2 or 3 ranks write what one process alone writes. */
+START_TEST(one_two_and_three_ranks_write_the_same_night) {
+#ifndef WMSIM_MPI
+    printf("test_eval: built without MPI (make MPI=1): rank counts not tested\n");
+#else
+    char *dir = test_tmpdir(), alone[4200], ranked[4200], suite_path[4200], text[8192];
+    join(suite_path, sizeof suite_path, dir, "s.pbtxt");
+    snprintf(text, sizeof text, "id: \"ranks\"\nseeds: 2\nentries { path: \"%s\" }\nentries { path: \"%s\" }\n",
+             src_path("scenarios/examples/cut_in.pbtxt"), src_path("scenarios/examples/guard_slow.pbtxt"));
+    write_text_file(suite_path, text);
+    join(alone, sizeof alone, dir, "alone");
+    run_wmsim_ok((const char *[]){"eval", "--suite", suite_path, "--policy", "vla-tiny", "--out", alone, "--quiet", NULL});
+    char *want = stable_results(alone);
+    for (int ranks = 1; ranks <= 3; ranks++) {
+        char name[32];
+        snprintf(name, sizeof name, "ranks%d", ranks);
+        join(ranked, sizeof ranked, dir, name);
+        eval_mpi_ok(ranks, suite_path, ranked);
+        char *got = stable_results(ranked);
+        /* The folders' names differ; every other byte is the same. */
+        ck_assert_msg(strcmp(want, got) == 0, "%d ranks differ from one process", ranks);
+        free(got);
+        json_t *r = load_results(ranked);
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "ranks")), ranks);
+        json_decref(r);
+    }
+    free(want);
+    test_remove_tree(dir);
+    free(dir);
+#endif
+}
+END_TEST
+
+#ifdef WMSIM_MPI
+/* The pids of the wmsim processes mpirun (pid) started. */
+static int rank_pids(pid_t mpirun, pid_t *pids, int max) {
+    int n = 0;
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d)) && n < max;) {
+        char path[300], comm[64];
+        int pid, ppid;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fscanf(f, "%d (%63[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == mpirun && strcmp(comm, "wmsim") == 0)
+            pids[n++] = pid;
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+static int count_done(const char *night) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s/episodes", night);
+    DIR *d = opendir(p);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char f[4700];
+        snprintf(f, sizeof f, "%s/%s/episode.json", p, e->d_name);
+        n += e->d_name[0] != '.' && access(f, F_OK) == 0;
+    }
+    if (d) closedir(d);
+    return n;
+}
+#endif
+
+/* A rank killed by a real SIGKILL mid-night loses only its episode in
+ * flight: the rerun completes the night, runs no finished episode again
+ * and writes what an uninterrupted night writes. */
+START_TEST(a_killed_rank_loses_nothing_finished) {
+#ifndef WMSIM_MPI
+    printf("test_eval: built without MPI (make MPI=1): killing a rank not tested\n");
+#else
+    char *dir = test_tmpdir(), alone[4200], night[4200], suite_path[4200], text[8192];
+    join(suite_path, sizeof suite_path, dir, "s.pbtxt");
+    snprintf(text, sizeof text, "id: \"kill\"\nseeds: 2\nentries { path: \"%s/\" }\n", src_path("scenarios/examples"));
+    write_text_file(suite_path, text);
+    join(alone, sizeof alone, dir, "alone");
+    join(night, sizeof night, dir, "night");
+    run_wmsim_ok((const char *[]){"eval", "--suite", suite_path, "--policy", "vla-tiny", "--out", alone, "--quiet", NULL});
+
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    pid_t mpirun = fork();
+    ck_assert_int_ge(mpirun, 0);
+    if (mpirun == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1), dup2(null, 2);
+        execlp("mpirun", "mpirun", "--oversubscribe", "-np", "2", wmsim_bin(), "eval", "--suite", suite_path,
+               "--policy", "vla-tiny", "--out", night, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    /* Wait for a few finished episodes, then kill rank 1 (or whichever is found first). */
+    for (int i = 0; i < 600 && count_done(night) < 3; i++) nanosleep(&(struct timespec){0, 20000000}, NULL);
+    ck_assert_msg(count_done(night) >= 3, "no episode finished in 12 s");
+    pid_t pids[8];
+    int n = rank_pids(mpirun, pids, 8);
+    ck_assert_msg(n == 2, "found %d ranks under mpirun", n);
+    ck_assert_int_eq(kill(pids[1], SIGKILL), 0);
+    int status;
+    waitpid(mpirun, &status, 0);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "mpirun succeeded despite a killed rank");
+    int finished = count_done(night);
+    ck_assert_msg(finished < 16, "the night finished before the kill; nothing to resume");
+
+    /* What the first run finished, to compare after the rerun. */
+    char (*names)[256] = CALLOC_CHECK(16, sizeof *names);
+    char **kept = CALLOC_CHECK(16, sizeof *kept);
+    int n_kept = 0;
+    char p[4300];
+    snprintf(p, sizeof p, "%s/episodes", night);
+    DIR *d = opendir(p);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char *json = episode_file(night, e->d_name, "episode.json");
+        if (!json) continue;
+        snprintf(names[n_kept], sizeof names[0], "%s", e->d_name);
+        kept[n_kept++] = json;
+    }
+    closedir(d);
+
+    eval_mpi_ok(2, suite_path, night);
+    char *want = stable_results(alone), *got = stable_results(night);
+    ck_assert_str_eq(want, got);
+    json_t *r = load_results(night);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "episodes")), 16);
+    json_decref(r);
+    for (int i = 0; i < n_kept; i++) {
+        char *now = episode_file(night, names[i], "episode.json");
+        ck_assert_msg(now && strcmp(now, kept[i]) == 0, "%s was rewritten", names[i]);
+        free(now), free(kept[i]);
+    }
+    free(kept), free(names), free(want), free(got);
+    test_remove_tree(dir);
+    free(dir);
+#endif
 }
 END_TEST
 
@@ -502,6 +714,9 @@ int main(void) {
     tcase_add_test(tc, eval_results_do_not_depend_on_jobs);
     tcase_add_test(tc, baseline_flags_a_planted_regression_and_not_noise);
     tcase_add_test(tc, worldmodel_loop_records_its_models_and_policy_errors);
+    tcase_add_test(tc, a_rerun_keeps_finished_episodes_and_runs_the_rest);
+    tcase_add_test(tc, one_two_and_three_ranks_write_the_same_night);
+    tcase_add_test(tc, a_killed_rank_loses_nothing_finished);
     tcase_add_test(tc, errors_exit_2_with_the_reason_and_write_nothing);
     tcase_add_test(tc, dry_run_lists_the_episodes);
     suite_add_tcase(s, tc);

@@ -92,17 +92,10 @@ static inline int test_files_equal(const char *a, const char *b) {
     return same;
 }
 
-/* Runs the wmsim binary (WMSIM_BIN) with argv (NULL-terminated, without
- * argv[0]); captures stdout+stderr into *out (malloc'ed). Returns the exit
- * status, or 128 + signal when killed by a signal. */
-static inline int run_wmsim(char **out, const char *const *args) {
-    const char *bin = getenv("WMSIM_BIN");
-    ck_assert_msg(bin != NULL, "WMSIM_BIN not set: run through 'make test'");
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = bin;
-    for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
-    argv[n] = NULL;
+/* Runs argv (argv[0] looked up on PATH); captures stdout+stderr into *out
+ * (malloc'ed; out may be NULL). Returns the exit status, or 128 + signal
+ * when killed by a signal. */
+static inline int run_capture(char **out, const char *const *argv) {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -112,7 +105,7 @@ static inline int run_wmsim(char **out, const char *const *args) {
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
-        execv(bin, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
@@ -129,6 +122,36 @@ static inline int run_wmsim(char **out, const char *const *args) {
     waitpid(pid, &status, 0);
     if (out) *out = buf; else free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static inline const char *wmsim_bin(void) {
+    const char *bin = getenv("WMSIM_BIN");
+    ck_assert_msg(bin != NULL, "WMSIM_BIN not set: run through 'make test'");
+    return bin;
+}
+
+/* Runs the wmsim binary (WMSIM_BIN) with args (NULL-terminated, without
+ * argv[0]), as run_capture. */
+static inline int run_wmsim(char **out, const char *const *args) {
+    const char *argv[64] = {wmsim_bin()};
+    int n = 1;
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    return run_capture(out, argv);
+}
+
+/* Runs `mpirun --oversubscribe -np ranks $WMSIM_BIN args...`, as run_wmsim
+ * (Open MPI refuses root unless told: CI runs as root). */
+static inline int run_mpi(char **out, int ranks, const char *const *args) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    char np[16];
+    snprintf(np, sizeof np, "%d", ranks);
+    const char *argv[64] = {"mpirun", "--oversubscribe", "-np", np, wmsim_bin()};
+    int n = 5;
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    return run_capture(out, argv);
 }
 
 /* Runs wmsim with args; the test fails, showing the output, unless it exits 0. */
