@@ -208,7 +208,7 @@ run-tests: check-deps clients $(BUILD)/tests/libbad_policy.so $(BIN) $(TEST_BIN)
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CUDA=0 MPI=0 run-tests
 
-bench: check-deps $(BENCH_BIN)
+bench: check-deps $(BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 # The default synthetic training set of the shipped models: 8 examples x 64

@@ -37,7 +37,9 @@
  * the generative loop at the world-model bar of DESIGN.md §5 (>= 5,000
  * generated frames/s batched on one H200, a target: there is no CUDA
  * world-model path yet, issue #10), one generated frame per step, at this
- * suite's mean steps per episode. --h200-frames-per-s replaces the bar with
+ * suite's mean steps per episode, and the CPU cores that would keep one
+ * H200 fed at the 1-rank run's CPU time per step (policy, sim, render, log,
+ * video: what stays on the CPU). --h200-frames-per-s replaces the bar with
  * a measured rate once the GPU benchmark gives one.
  *
  * Usage, from the repository root (the suite and model paths are relative):
@@ -60,7 +62,6 @@
 
 #include "benchutil.h"
 #include "core/device.h"
-#include "sim/cluster.h"
 #include "sim/policy.h"
 
 #define H200_BAR_FRAMES_PER_S 5000.0 /* DESIGN.md §5: world model on one H200, a target */
@@ -192,17 +193,16 @@ static int check_same(const run *r, const run *base) {
     json_t *x = json_deep_copy(r->results), *y = json_deep_copy(base->results);
     for (size_t i = 0; i < sizeof run_fields / sizeof *run_fields; i++)
         json_object_del(x, run_fields[i]), json_object_del(y, run_fields[i]);
-    int bad = 0;
-    if (!json_equal(x, y)) {
+    int bad_json = !json_equal(x, y);
+    if (bad_json) {
         const char *key;
         json_t *v;
         printf("  %s: results.json differs from the 1-rank run's in:", r->label);
         json_object_foreach(y, key, v) if (!json_equal(v, json_object_get(x, key))) printf(" %s", key);
         printf("\n");
-        bad = 1;
     }
     json_decref(x), json_decref(y);
-    size_t i, logs = 0;
+    size_t i, logs = 0, bad_logs = 0;
     json_t *e;
     json_array_foreach(json_object_get(base->results, "episodes"), i, e) {
         const char *log = json_string_value(json_object_get(json_object_get(e, "files"), "log"));
@@ -211,13 +211,14 @@ static int check_same(const run *r, const run *base) {
         snprintf(pa, sizeof pa, "%s/%s", r->out, log);
         snprintf(pb, sizeof pb, "%s/%s", base->out, log);
         int same = same_file(pa, pb);
-        if (same != 1) printf("  %s: %s %s\n", r->label, log, same < 0 ? "unreadable" : "differs"), bad = 1;
+        if (same != 1) printf("  %s: %s %s\n", r->label, log, same < 0 ? "unreadable" : "differs"), bad_logs++;
         logs++;
     }
-    printf("%-18s results.json %s the 1-rank run's apart from started, elapsed_s, jobs, ranks; %zu episode logs "
-           "%s\n", r->label, bad ? "vs" : "identical to", logs, bad ? "checked: DIFFERENT (see above)" :
-           "byte-identical");
-    return bad;
+    printf("%-18s results.json %s the 1-rank run's apart from started, elapsed_s, jobs, ranks; episode logs: ",
+           r->label, bad_json ? "DIFFERS from" : "identical to");
+    if (bad_logs) printf("%zu of %zu DIFFER\n", bad_logs, logs);
+    else printf("%zu byte-identical\n", logs);
+    return bad_json || bad_logs || logs == 0;
 }
 
 int main(int argc, char **argv) {
@@ -294,18 +295,21 @@ int main(int argc, char **argv) {
     for (int k = 1; k < n_runs; k++) bad |= check_same(&runs[k], &runs[0]);
     if (mpi) {
         const double one = runs[0].episodes / runs[0].wall_s, two = runs[1].episodes / runs[1].wall_s;
-        printf("2 ranks / 1 rank: %.2f (%.2f per rank); eval's own time (no launch) %.2f\n", two / one, two / one / 2,
+        printf("2 ranks / 1 rank: %.2f (%.2f per rank); the same ratio of eval's own elapsed_s (launch excluded) %.2f\n", two / one, two / one / 2,
                runs[0].elapsed_s / runs[1].elapsed_s);
     }
 
-    /* The projection: one generated frame per step in the generative loop. */
+    /* The projection: one generated frame per step in the generative loop;
+     * the CPU side (policy, sim, oracle render for the video, logs, video)
+     * at the 1-rank run's CPU time per step. */
     const double steps_per_episode = (double)runs[0].steps / runs[0].episodes;
+    const double cpu_ms_per_step = 1e3 * runs[0].children_cpu_s / runs[0].steps;
     printf("PROJECTION, not a measurement: %s %.0f generated frames/s on one H200%s / %.0f steps per episode of "
-           "this suite (one generated frame a step) = %.1f generative-loop episodes/s per H200, if policy and sim "
-           "keep up\n",
+           "this suite (one generated frame a step) = %.1f generative-loop episodes/s per H200; feeding it at this "
+           "run's %.2f CPU ms a step (policy, sim, render, log, video) takes about %.0f cores\n",
            measured_h200 ? "the given" : "DESIGN.md §5's world-model bar of", h200_rate,
            measured_h200 ? " (--h200-frames-per-s)" : " (a target: no CUDA world-model path yet, issue #10)",
-           steps_per_episode, h200_rate / steps_per_episode);
+           steps_per_episode, h200_rate / steps_per_episode, cpu_ms_per_step, h200_rate * cpu_ms_per_step / 1e3);
 
     const double wall = now_s() - wall0, busy1 = machine_busy_s();
     const double mine = own_cpu_s() - own0 + children_cpu_s() - kids0;

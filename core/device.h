@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "core/error.h"
+
 /* 1 when built with CUDA (make CUDA=1). */
 int device_cuda_built(void);
 
@@ -12,5 +14,8 @@ int device_cuda_built(void);
  * there are none, why (e.g. "built without CUDA", "no CUDA-capable device")
  * is written to reason. */
 int device_cuda_count(char *reason, size_t reason_len);
+
+/* Makes device index the calling process's current CUDA device. */
+int device_cuda_select(int index, wm_error *err);
 
 #endif

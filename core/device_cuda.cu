@@ -13,3 +13,11 @@ extern "C" int device_cuda_count_impl(char *reason, size_t reason_len) {
     if (n == 0 && reason && reason_len) snprintf(reason, reason_len, "no CUDA-capable device");
     return n;
 }
+
+extern "C" int device_cuda_select_impl(int index, char *reason, size_t reason_len) {
+    cudaError_t rc = cudaSetDevice(index);
+    if (rc == cudaSuccess) return 0;
+    if (reason && reason_len) snprintf(reason, reason_len, "%s", cudaGetErrorString(rc));
+    cudaGetLastError();
+    return -1;
+}

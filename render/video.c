@@ -110,6 +110,8 @@ static const container *container_for(const char *path) {
 
 /* ---- writing ---------------------------------------------------------- */
 
+#define VIDEO_RGB_PAD 64 /* bytes past an RGB frame that swscale may read */
+
 struct video_writer {
     atomic_file af; /* the temporary file and the final name */
     AVIOContext *io;
@@ -118,6 +120,7 @@ struct video_writer {
     AVStream *st;
     struct SwsContext *sws;
     AVFrame *yuv; /* the frame in the encoder's pixel format */
+    uint8_t *rgb; /* the frame being added, with room past its end (VIDEO_RGB_PAD) */
     AVPacket *pkt;
     int width, height;
     long long frames;
@@ -146,7 +149,14 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence) {
     return ftello(f);
 }
 
+/* Every byte of f's buffers, the padding past each row included. */
+static void zero_frame(AVFrame *f) {
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && f->buf[i]; i++) memset(f->buf[i]->data, 0, f->buf[i]->size);
+}
+
 static void writer_free(video_writer *vw) {
+    free(vw->rgb);
+    vw->rgb = NULL;
     sws_freeContext(vw->sws);
     av_frame_free(&vw->yuv);
     av_packet_free(&vw->pkt);
@@ -287,6 +297,8 @@ static int writer_open(video_writer **out, const char *path, int width, int heig
     vw->yuv->width = width;
     vw->yuv->height = height;
     AV_BUFFER_CHECK(av_frame_get_buffer(vw->yuv, 0));
+    zero_frame(vw->yuv);
+    vw->rgb = CALLOC_CHECK((size_t)3 * width * height + VIDEO_RGB_PAD, 1);
     vw->sws = sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height, vw->enc->pix_fmt,
                              SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL,
                              NULL);
@@ -364,9 +376,15 @@ int video_writer_add(video_writer *vw, const image *frame, wm_error *err) {
         return wm_fail(err, "%s: frame %lld is %dx%d but the video is %dx%d", path, vw->frames,
                        frame->width, frame->height, vw->width, vw->height);
     if (vw->broken) return wm_fail(err, "%s: an earlier error stopped this video", path);
-    /* The encoder may still hold a reference to the previous frame. */
+    /* The encoder may still hold a reference to the previous frame; a new
+     * buffer is zeroed, padding included, so no stale byte reaches it. */
+    uint8_t *before = vw->yuv->buf[0] ? vw->yuv->buf[0]->data : NULL;
     AV_BUFFER_CHECK(av_frame_make_writable(vw->yuv));
-    const uint8_t *src[1] = {frame->rgb};
+    if (vw->yuv->buf[0]->data != before) zero_frame(vw->yuv);
+    /* swscale's vector code reads a little past the last pixel: a padded copy
+     * keeps those reads inside memory we own. */
+    memcpy(vw->rgb, frame->rgb, (size_t)3 * frame->width * frame->height);
+    const uint8_t *src[1] = {vw->rgb};
     const int stride[1] = {3 * frame->width};
     sws_scale(vw->sws, src, stride, 0, frame->height, vw->yuv->data, vw->yuv->linesize);
     vw->yuv->pts = vw->frames;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device.h"
+
 #ifdef WMSIM_MPI
 #include <mpi.h>
 #endif
@@ -90,4 +92,9 @@ int cluster_device_for_rank(const cluster *c, int n_devices) {
     const char *pinned = getenv("CUDA_VISIBLE_DEVICES");
     if (n_devices <= 0 || (pinned && *pinned)) return -1;
     return c->local_rank % n_devices;
+}
+
+int cluster_use_device(const cluster *c, wm_error *err) {
+    int d = cluster_device_for_rank(c, device_cuda_count(NULL, 0));
+    return d < 0 ? 0 : device_cuda_select(d, err);
 }

@@ -48,4 +48,8 @@ void cluster_merge_slots(const cluster *c, void *slots, size_t bytes);
  * there are no devices. */
 int cluster_device_for_rank(const cluster *c, int n_devices);
 
+/* Makes cluster_device_for_rank's device current when this rank sees CUDA
+ * devices; nothing otherwise. Ranks call it once, after cluster_init. */
+int cluster_use_device(const cluster *c, wm_error *err);
+
 #endif

@@ -114,7 +114,10 @@ int cmd_eval(int argc, char **argv) {
     if (cluster_init(&cl, &err)) return fprintf(stderr, "wmsim: %s\n", err.msg), 2;
     cfg.cl = &cl;
     cfg.progress = !quiet && cl.rank == 0 && isatty(2);
-    int failed = eval_run(&cfg, &out, &err);
+    /* Every rank must reach eval_run's collectives, or none. */
+    int device_ok = cluster_use_device(&cl, &err) == 0, all_ok = cluster_all_ok(&cl, device_ok);
+    if (!all_ok && device_ok) wm_fail(&err, "eval: another rank could not use its GPU");
+    int failed = !all_ok || eval_run(&cfg, &out, &err);
     cluster_finish(&cl);
     if (failed) return fprintf(stderr, "wmsim: %s\n", err.msg), 2;
     if (!quiet && cl.rank == 0) {

@@ -24,7 +24,6 @@
 #include "datasets/clip_import.h"
 #include "sim/clips.h"
 #include "sim/cluster.h"
-#include "sim/cluster.h"
 #include "sim/commands.h"
 #include "sim/recorder.h"
 #include "sim/replay_compare.h"

@@ -1258,6 +1258,131 @@ START_TEST(stats_counts_two_clips_and_skips_a_partial_one) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* `clips generate` under mpirun                                        */
+
+#ifdef WMSIM_MPI
+/* Occurrences of needle in s. */
+static int count_in(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+#define MPI_CLIPS 6 /* 2 scenarios x 3 variations */
+
+static const char *const MPI_CLIP_DIRS[MPI_CLIPS] = {"cut_in/v0000",     "cut_in/v0001",     "cut_in/v0002",
+                                                     "guard_slow/v0000", "guard_slow/v0001", "guard_slow/v0002"};
+
+/* clips generate of the six clips into out: alone (ranks 0) or under
+ * mpirun with ranks ranks. */
+static int generate_six(char **out, const char *dir, int ranks) {
+    const char *args[] = {"clips", "generate", "--scenarios", src_path("scenarios/examples/cut_in.pbtxt"),
+                          src_path("scenarios/examples/guard_slow.pbtxt"), "--variations", "3", "--seconds", "2",
+                          "--size", "32x16", "--explore", "--out", dir, NULL};
+    return ranks ? run_mpi(out, ranks, args) : run_wmsim(out, args);
+}
+
+/* Every clip under b is complete and checks, and holds the same frames,
+ * states, captions and meta as under a, byte for byte. video.mp4 is only
+ * checked (its frame count, by clip_check): libx264 reads stale bytes of
+ * its own buffers, so its bitstream depends on what the process encoded
+ * before (the same in one process with a relative or an absolute --out,
+ * different with another history), not only on the frames. */
+static void assert_same_clips(const char *a, const char *b) {
+    const char *files[] = {CLIP_FILE_FRAMES, CLIP_FILE_STATES, CLIP_FILE_CAPTIONS, CLIP_FILE_META};
+    for (int c = 0; c < MPI_CLIPS; c++) {
+        char da[4400], db[4400];
+        join(da, sizeof da, a, MPI_CLIP_DIRS[c]);
+        join(db, sizeof db, b, MPI_CLIP_DIRS[c]);
+        wm_error err;
+        ck_assert_msg(clip_check(db, &err) == 0, "%s", err.msg);
+        for (int f = 0; f < 4; f++) {
+            char pa[4500], pb[4500];
+            join(pa, sizeof pa, da, files[f]);
+            join(pb, sizeof pb, db, files[f]);
+            ck_assert_msg(test_files_equal(pa, pb), "%s differs from %s", pb, pa);
+        }
+    }
+}
+#endif
+
+/* Two and three ranks share the clips by index: the same clips as one
+ * process, one summary line (rank 0's) counting every rank's clips; a
+ * rerun resumes across ranks. */
+START_TEST(generate_under_mpi_matches_one_process) {
+#ifndef WMSIM_MPI
+    puts("generate_under_mpi_matches_one_process: skipped (built without MPI)");
+#else
+    char *root = test_tmpdir(), one[4200], two[4200], three[4200], want[4600];
+    join(one, sizeof one, root, "one");
+    join(two, sizeof two, root, "two");
+    join(three, sizeof three, root, "three");
+    char *out;
+    int rc = generate_six(&out, one, 0);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    const char *dirs[] = {two, three};
+    for (int r = 2; r <= 3; r++) {
+        const char *dir = dirs[r - 2];
+        rc = generate_six(&out, dir, r);
+        ck_assert_msg(rc == 0, "mpirun -np %d: exit %d: %s", r, rc, out);
+        snprintf(want, sizeof want, "6 clips in %s: 6 written (", dir);
+        ck_assert_msg(count_in(out, want) == 1, "%s", out); /* rank 0 alone prints */
+        snprintf(want, sizeof want, " on %d ranks), 0 complete already and kept\n", r);
+        ck_assert_msg(strstr(out, want), "%s", out);
+        free(out);
+        assert_same_clips(one, dir);
+    }
+    /* An interrupted run on three ranks: a partial clip (no meta.json) and
+     * a missing one are made again, the other four kept. */
+    char p[4500];
+    snprintf(p, sizeof p, "%s/cut_in/v0001/%s", three, CLIP_FILE_META);
+    ck_assert_int_eq(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/guard_slow/v0002", three);
+    test_remove_tree(p);
+    rc = generate_six(&out, three, 3);
+    ck_assert_msg(rc == 0, "%s", out);
+    snprintf(want, sizeof want, "6 clips in %s: 2 written (", three);
+    ck_assert_msg(strstr(out, want) && strstr(out, " on 3 ranks), 4 complete already and kept\n"), "%s", out);
+    free(out);
+    assert_same_clips(one, three);
+    test_remove_tree(root);
+    free(root);
+#endif
+}
+END_TEST
+
+/* A clip one rank cannot write (a file where its folder goes) fails the
+ * run on every rank, none waiting for it: the owner names the clip, the
+ * others say another rank failed. */
+START_TEST(generate_under_mpi_fails_on_every_rank_when_one_fails) {
+#ifndef WMSIM_MPI
+    puts("generate_under_mpi_fails_on_every_rank_when_one_fails: skipped (built without MPI)");
+#else
+    char *root = test_tmpdir(), dir[4200], p[4400];
+    join(dir, sizeof dir, root, "clips");
+    snprintf(p, sizeof p, "%s/cut_in", dir);
+    wm_error err;
+    ck_assert_msg(dir_create(p, &err) == 0, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/cut_in/v0001", dir); /* clip 1: rank 1's of 2 */
+    write_text_file(p, "");
+    char *out;
+    int rc = generate_six(&out, dir, 2);
+    ck_assert_msg(rc != 0, "%s", out);
+    char want[4600];
+    snprintf(want, sizeof want, "wmsim: %s: not a directory\n", p);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    ck_assert_msg(strstr(out, "wmsim: clips generate: another rank failed (its message is on its standard error)\n"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "clips in"), "%s", out);
+    free(out);
+    test_remove_tree(root);
+    free(root);
+#endif
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("clips");
     TCase *tc = tcase_create("clip format");
@@ -1287,5 +1412,10 @@ int main(void) {
     tcase_add_test(rec, captions_tell_each_event_of_the_examples_once);
     tcase_add_test(rec, captions_start_from_the_init_baseline_with_hysteresis);
     suite_add_tcase(s, rec);
+    TCase *mpi = tcase_create("mpi");
+    tcase_set_timeout(mpi, 120);
+    tcase_add_test(mpi, generate_under_mpi_matches_one_process);
+    tcase_add_test(mpi, generate_under_mpi_fails_on_every_rank_when_one_fails);
+    suite_add_tcase(s, mpi);
     return run_suite(s);
 }

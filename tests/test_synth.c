@@ -807,6 +807,87 @@ START_TEST(search_finds_the_cruise_failure) {
 }
 END_TEST
 
+#ifdef WMSIM_MPI
+/* Occurrences of needle in s. */
+static int count_in(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+#endif
+
+/* Two and three ranks share each generation and the baseline by index and
+ * merge the episodes before each CEM update: the same search.json and
+ * failure files as one process, printed once (by rank 0). A sweep under
+ * mpirun is rank 0's alone. */
+START_TEST(search_under_mpi_matches_one_process) {
+#ifndef WMSIM_MPI
+    puts("search_under_mpi_matches_one_process: skipped (built without MPI)");
+#else
+    char *dir = test_tmpdir(), one[4200], many[4200], want[4600];
+    const char *tpl = src_path("scenarios/templates/guard_timing.pbtxt");
+    join(one, sizeof one, dir, "one");
+    join(many, sizeof many, dir, "many");
+    /* 5 generations of 6, the last one short: uneven shares of the ranks. */
+    run_wmsim_ok((const char *[]){"synth", "search", tpl, "--policy", "cruise", "--budget", "27", "--population", "6",
+                                  "--seed", "3", "--out", one, "--quiet", NULL});
+    for (int r = 2; r <= 3; r++) {
+        test_remove_tree(many);
+        char *out;
+        int rc = run_mpi(&out, r, (const char *[]){"synth", "search", tpl, "--policy", "cruise", "--budget", "27",
+                                                   "--population", "6", "--seed", "3", "--jobs", "2", "--out", many,
+                                                   NULL});
+        ck_assert_msg(rc == 0, "mpirun -np %d: exit %d: %s", r, rc, out);
+        ck_assert_msg(count_in(out, "synth search guard_timing with policy cruise") == 1, "%s", out);
+        snprintf(want, sizeof want, " on %d ranks)\n", r);
+        ck_assert_msg(count_in(out, want) == 1, "%s", out);
+        free(out);
+        assert_same_dirs(one, many); /* search.json (no timings in it) and failures/ */
+    }
+    char failures[4400];
+    join(failures, sizeof failures, one, "failures");
+    ck_assert_int_ge(count_files(failures, ".pbtxt"), 1);
+
+    /* The sweep: rank 0 writes, the others do nothing. */
+    test_remove_tree(one);
+    test_remove_tree(many);
+    run_wmsim_ok((const char *[]){"synth", "sweep", tpl, "--random", "5", "--out", one, NULL});
+    char *out;
+    int rc = run_mpi(&out, 3, (const char *[]){"synth", "sweep", tpl, "--random", "5", "--out", many, NULL});
+    ck_assert_msg(rc == 0, "%s", out);
+    snprintf(want, sizeof want, "wrote 5 scenarios (random) and %s/manifest.json\n", many);
+    ck_assert_msg(count_in(out, want) == 1, "%s", out);
+    free(out);
+    assert_same_dirs(one, many);
+    test_remove_tree(dir);
+    free(dir);
+#endif
+}
+END_TEST
+
+/* A policy that cannot start stops every rank before any episode, none
+ * left waiting in a collective. */
+START_TEST(search_under_mpi_fails_on_every_rank) {
+#ifndef WMSIM_MPI
+    puts("search_under_mpi_fails_on_every_rank: skipped (built without MPI)");
+#else
+    char *dir = test_tmpdir(), out_dir[4200];
+    join(out_dir, sizeof out_dir, dir, "out");
+    char *out;
+    int rc = run_mpi(&out, 2, (const char *[]){"synth", "search", src_path("scenarios/templates/guard_timing.pbtxt"),
+                                               "--policy", "exec:/no/such/policy", "--budget", "4", "--out", out_dir,
+                                               NULL});
+    ck_assert_msg(rc != 0, "%s", out);
+    ck_assert_msg(count_in(out, "wmsim: policy exec:/no/such/policy: cannot start '/no/such/policy'") == 2, "%s", out);
+    free(out);
+    struct stat st;
+    ck_assert_int_ne(stat(out_dir, &st), 0); /* nothing written */
+    test_remove_tree(dir);
+    free(dir);
+#endif
+}
+END_TEST
+
 static Suite *synth_suite(void) {
     Suite *s = suite_create("synth");
     TCase *tt = tcase_create("templates");
@@ -830,6 +911,11 @@ static Suite *synth_suite(void) {
     tcase_add_test(tc, search_finds_the_cruise_failure);
     tcase_add_test(tc, search_applies_the_policy_limits);
     suite_add_tcase(s, tc);
+    TCase *mpi = tcase_create("mpi");
+    tcase_set_timeout(mpi, 120);
+    tcase_add_test(mpi, search_under_mpi_matches_one_process);
+    tcase_add_test(mpi, search_under_mpi_fails_on_every_rank);
+    suite_add_tcase(s, mpi);
     return s;
 }
 
