@@ -5,6 +5,7 @@
 #   make test       every Check suite and the end-to-end tests
 #   make clients    the example policies outside wmsim: build/python/wmsim_policy, build/clients/libexample_policy.so
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-valgrind  the end-to-end suites with wmsim under valgrind memcheck (slow)
 #   make bench      the benchmarks in bench/
 #   make contact-sheet  docs/contact_sheet.png: every example, day and night
 #   make trainset   the default synthetic training set (data/trainset)
@@ -51,7 +52,7 @@ LDLIBS := $(PKG_LDLIBS) -lm -lpthread -ldl
 DEB_PACKAGES := build-essential pkg-config protobuf-compiler protobuf-c-compiler \
   libprotobuf-c-dev libjansson-dev libpng-dev libavcodec-dev libavformat-dev \
   libswscale-dev libavutil-dev libopenblas-dev check libsubunit-dev python3-protobuf python3-numpy \
-  chromium-headless-shell openmpi-bin libopenmpi-dev
+  chromium-headless-shell openmpi-bin libopenmpi-dev valgrind clang libclang-rt-dev libomp-dev
 
 MODULES := core actions scenarios sim render worldmodel datasets
 PROTOS := scenarios/scenario.proto scenarios/suite.proto sim/episode_log.proto sim/policy_protocol.proto
@@ -89,8 +90,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all demo test run-tests test-asan bench deps config clean check-deps contact-sheet trainset tokenizer estimator \
-  dynamics vla
+.PHONY: all demo test run-tests test-asan test-valgrind bench deps config clean check-deps contact-sheet trainset tokenizer estimator \
+  dynamics vla fuzz fuzz-lib fuzz-bin fuzz-smoke fuzz-run fuzz-seeds
 .SECONDARY:
 
 all: check-deps $(BIN)
@@ -207,6 +208,105 @@ run-tests: check-deps clients $(BUILD)/tests/libbad_policy.so $(BIN) $(TEST_BIN)
 # path a build without MPI has.
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CUDA=0 MPI=0 run-tests
+
+# The end-to-end suites with the binary under valgrind memcheck (plain -O2
+# -g, without MPI or CUDA, whose runtimes valgrind cannot vouch for).
+# Slow: about 20 minutes here; not part of `make test`.
+# Test cases tagged "heavy" (a world model, vla-tiny over many episodes,
+# mpirun) are left out: under valgrind they take hours; so is "spawn"
+# (valgrind runs posix_spawn as a fork, which cannot report a failed exec).
+VALGRIND_SUITES := test_cli test_replay test_eval test_closed_loop
+test-valgrind: deps
+	@$(MAKE) --no-print-directory BUILD=build-valgrind CUDA=0 MPI=0 check-deps clients \
+	  build-valgrind/tests/libbad_policy.so build-valgrind/wmsim $(VALGRIND_SUITES:%=build-valgrind/tests/%)
+	@rm -rf build-valgrind/logs && mkdir -p build-valgrind/logs; failed=0; \
+	for t in $(VALGRIND_SUITES); do echo "== $$t under valgrind"; \
+	  WMSIM_BIN=$(CURDIR)/tests/valgrind_wmsim.sh WMSIM_REAL_BIN=$(CURDIR)/build-valgrind/wmsim \
+	  VALGRIND_LOG_DIR=$(CURDIR)/build-valgrind/logs CK_DEFAULT_TIMEOUT=3600 CK_TIMEOUT_MULTIPLIER=20 CK_EXCLUDE_TAGS='heavy spawn' \
+	  build-valgrind/tests/$$t || failed=1; done; \
+	bad=$$(grep -l . build-valgrind/logs/*.log 2>/dev/null | wc -l); \
+	echo "test-valgrind: $$(ls build-valgrind/logs | wc -l) wmsim runs, $$bad with memcheck reports"; \
+	if [ $$failed = 0 ] && [ $$bad = 0 ]; then echo "make test-valgrind: clean"; \
+	else grep -h -A12 "== [0-9]* ==\|^==[0-9]*== [A-Z]" build-valgrind/logs/*.log | head -80; exit 1; fi
+
+# ---- fuzzing (tests/fuzz/, tests/FUZZING.md) -----------------------------
+# libFuzzer harnesses, one per parser of outside input (tests/fuzz/fuzz_NAME.c),
+# built with clang, -fsanitize=fuzzer,address,undefined, against a copy of
+# the library compiled by clang with the same sanitizers in $(FUZZ_BUILD)
+# (BUILD's objects are gcc's; CUDA and MPI off there).
+#   make fuzz          the harnesses, $(BUILD)/fuzz/fuzz_NAME
+#   make fuzz-smoke    each for FUZZ_SMOKE_SECONDS (20) over a copy of its seed
+#                      corpus and its regression inputs; fails on any crash,
+#                      leak, timeout or out-of-memory (the CI check)
+#   make fuzz-run FUZZ_SECONDS=600   the long run (tests/FUZZING.md records one);
+#                      FUZZ_NAMES="clip suite" picks harnesses
+#   make fuzz-seeds    rewrites tests/fuzz/corpus/checkpoint/'s tiny models
+# A harness also runs standalone over a corpus, fuzzing nothing:
+#   $(BUILD)/fuzz/fuzz_NAME -runs=0 tests/fuzz/corpus/NAME
+# Generated inputs go to $(FUZZ_WORK)/NAME/corpus, a copy: the seed corpus in
+# the source tree is only read. Crashes land in $(FUZZ_WORK)/NAME/artifacts/.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_WORK ?= $(BUILD)/fuzz/work
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_NAMES ?= $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+# A hang of 60 s or 2 GB of memory for one input is a finding, as a crash is.
+FUZZ_OPTIONS ?= -timeout=60 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -O1 -g -fopenmp -D_POSIX_C_SOURCE=200809L -I. -I$(FUZZ_BUILD)/gen \
+  $(PKG_CFLAGS) -DWMSIM_SOURCE_DIR='"$(CURDIR)"'
+FUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+# Two steps: the library first (its own make, whose dependency files know
+# when it is stale), then the harnesses against the fresh archive.
+fuzz: check-deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: no $(FUZZ_CC): run 'make deps' first" >&2; exit 1; }
+	@$(MAKE) --no-print-directory fuzz-lib
+	@$(MAKE) --no-print-directory fuzz-bin
+
+fuzz-lib:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CUDA=0 MPI=0 SANITIZE=0 \
+	  OPT="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libwmsim.a
+
+fuzz-bin: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/libwmsim.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $< $(FUZZ_BUILD)/libwmsim.a $(PKG_LDLIBS) \
+	  -lm -lpthread -ldl -o $@
+
+# Runs each harness in FUZZ_NAMES for $(1) seconds over a fresh copy of its
+# corpus (plus its regression inputs, read only); the log is
+# $(FUZZ_WORK)/NAME/fuzz.log, its last lines are shown.
+define fuzz_each
+failed=0; for n in $(FUZZ_NAMES); do w=$(FUZZ_WORK)/$$n; rm -rf $$w; mkdir -p $$w/corpus $$w/artifacts; \
+  cp tests/fuzz/corpus/$$n/* $$w/corpus/; \
+  extra=; test -d tests/fuzz/regressions/$$n && extra=tests/fuzz/regressions/$$n; \
+  echo "== fuzz_$$n: $(1) s (log: $$w/fuzz.log)"; \
+  if $(BUILD)/fuzz/fuzz_$$n $$w/corpus $$extra -max_total_time=$(1) -artifact_prefix=$$w/artifacts/ \
+       $(FUZZ_OPTIONS) > $$w/fuzz.log 2>&1; then \
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)' $$w/fuzz.log | tr -s '\n\t ' ' '; echo; \
+  else failed=1; tail -n 60 $$w/fuzz.log; echo "fuzz_$$n: FAILED (input in $$w/artifacts/)" >&2; fi; \
+done; test $$failed = 0
+endef
+
+fuzz-smoke: fuzz
+	@$(call fuzz_each,$(FUZZ_SMOKE_SECONDS)) && echo "make fuzz-smoke: no crashes"
+
+fuzz-run: fuzz
+	@$(call fuzz_each,$(FUZZ_SECONDS)) && echo "make fuzz-run: no crashes"
+
+$(BUILD)/tests/fuzz_gen_seeds: tests/fuzz/gen_seeds.c $(LIB) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+fuzz-seeds: check-deps $(BUILD)/tests/fuzz_gen_seeds
+	$(BUILD)/tests/fuzz_gen_seeds tests/fuzz/corpus/checkpoint
+
+# The regression suite includes the harnesses (tests/test_fuzz_regressions.c).
+$(BUILD)/tests/test_fuzz_regressions: $(wildcard tests/fuzz/fuzz_*.c tests/fuzz/fuzz_util.h)
+# ---- end of fuzzing --------------------------------------------------------
 
 bench: check-deps $(BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

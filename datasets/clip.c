@@ -438,7 +438,11 @@ int clip_states_read(const char *dir, int frames, clip_state **states, wm_error 
     uint8_t *text;
     size_t len;
     if (file_read_all(path, STATES_MAX_BYTES, &text, &len, err)) return -1;
-    clip_state *st = MALLOC_CHECK(((size_t)frames + 1) * sizeof *st);
+    /* Grown with the lines read, not sized by meta.json's count up front:
+     * a 2 KB clip whose meta.json said 2e9 frames asked for 14 TB here and
+     * aborted (tests/fuzz/fuzz_clip.c). */
+    size_t cap = 1;
+    clip_state *st = MALLOC_CHECK(sizeof *st);
     char *save = NULL, *line = strtok_r((char *)text, "\n", &save);
     int i = 0, rc = -1;
     for (; line; line = strtok_r(NULL, "\n", &save), i++) {
@@ -446,6 +450,7 @@ int clip_states_read(const char *dir, int frames, clip_state **states, wm_error 
             wm_fail(err, "%s: more than the %d lines meta.json's frames say", path, frames);
             goto done;
         }
+        if ((size_t)i == cap) st = REALLOC_CHECK(st, cap *= 2, sizeof *st);
         if (clip_state_from_json(line, &st[i], err)) {
             wm_error_prefix(err, "%s: line %d: ", path, i + 1);
             goto done;

@@ -314,6 +314,10 @@ static int replay_record(const Wmsim__LogRecord *rec, void *ctx) {
     switch (rec->record_case) {
     case WMSIM__LOG_RECORD__RECORD_HEADER: {
         const Wmsim__LogHeader *h = rec->header;
+        /* Only the first record is a header; loading a second one over the
+         * first leaked its scenario (found by fuzzing). */
+        if (st->have_scenario)
+            return wm_fail(st->err, "%s: step %d: a second log header", st->path, st->w->step), replay_fail(st);
         if (scenario_load_pb(st->path, h->scenario.data, h->scenario.len, &st->sc, st->err)) {
             wm_error_prefix(st->err, "%s: the embedded scenario: ", st->path);
             return replay_fail(st);

@@ -192,6 +192,23 @@ static int write_done(const eval_state *st, const char *dir, json_t *ej, wm_erro
     return file_write_json(path, root, FILE_JSON_REPORT, err);
 }
 
+/* Files an attempt at an episode leaves before its episode.json: its
+ * outputs and the temporaries of any process's writers (NAME.tmp.PID).
+ * Without episode.json they are no result. They are removed before the
+ * episode runs (what a killed run left) and after it fails (an episode cut
+ * short by a full disk has a well-formed episode.log, which must not pass
+ * for a finished episode's). */
+static int episode_leftover(const char *name, void *ctx) {
+    (void)ctx;
+    static const char *const files[] = {"episode.log", "result.json", "video.mp4", "thumbs.png", "episode.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t n = strlen(files[i]);
+        if (strncmp(name, files[i], n) == 0 && (name[n] == '\0' ? i < 4 : strncmp(name + n, ".tmp.", 5) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
     eval_state *st = ctx;
     const eval_config *cfg = st->cfg;
@@ -215,7 +232,7 @@ static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
     snprintf(result_path, sizeof result_path, "%s/result.json", dir);
     snprintf(video_path, sizeof video_path, "%s/video.mp4", dir);
     snprintf(thumbs_path, sizeof thumbs_path, "%s/thumbs.png", dir);
-    if (dir_create(dir, err)) return -1;
+    if (dir_create(dir, err) || dir_remove_stale(dir, episode_leftover, NULL, err)) return -1;
 
     int generated = feed && e->loop == SUITE_LOOP_WORLDMODEL;
     recorder_options ro = {.cp = generated ? *camera_feed_camera(feed) : sc->camera, .supersample = 1,
@@ -283,7 +300,11 @@ static int run_episode(int k, void *worker, void *ctx, wm_error *err) {
 done:
     if (ep.rec) recorder_abort(ep.rec);
     for (int i = 0; i < ep.n_thumbs; i++) image_free(&ep.thumbs[i]);
-    if (rc) wm_error_prefix(err, "%s seed %llu (%s loop): ", sc->id, (unsigned long long)e->seed, suite_loop_name(e->loop));
+    if (rc) {
+        wm_error ignored;
+        dir_remove_stale(dir, episode_leftover, NULL, &ignored);
+        wm_error_prefix(err, "%s seed %llu (%s loop): ", sc->id, (unsigned long long)e->seed, suite_loop_name(e->loop));
+    }
     return rc;
 }
 
@@ -439,6 +460,18 @@ static void make_run_id(const eval_config *cfg, const suite *s, json_t *root, ch
     json_decref(id);
 }
 
+/* The temporary files of the three, left by a night killed while writing
+ * them: a rerun that completes leaves none. */
+static int night_leftover(const char *name, void *ctx) {
+    (void)ctx;
+    static const char *const files[] = {"results.json", "junit.xml", "report.html"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t n = strlen(files[i]);
+        if (strncmp(name, files[i], n) == 0 && strncmp(name + n, ".tmp.", 5) == 0) return 1;
+    }
+    return 0;
+}
+
 /* Rank 0, once every episode is done: the episodes other ranks ran (from
  * their episode.json), the summaries, the comparison and the three files. */
 static int write_night(const eval_config *cfg, eval_state *st, json_t *root, double t0, eval_outcome *out,
@@ -469,6 +502,7 @@ static int write_night(const eval_config *cfg, eval_state *st, json_t *root, dou
     json_object_set_new(root, "regressed", json_false());
     if (cfg->baseline_dir && eval_compare(root, cfg->baseline_dir, cfg->noise, err)) return -1;
 
+    if (dir_remove_stale(cfg->out_dir, night_leftover, NULL, err)) return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
     json_incref(root);

@@ -30,6 +30,7 @@
 #include "core/check.h"
 #include "core/clock.h"
 #include "sim/policy.h"
+#include "sim/policy_external.h"
 #include "sim/policy_protocol.pb-c.h"
 
 #define EXTERNAL_PROTOCOL_VERSION 1
@@ -259,7 +260,7 @@ static size_t observation_encode(external_state *st, const policy_observation *o
 }
 
 /* The Action's fields into cmd, reasoning and the policy's plan; why names what is wrong. */
-static int action_decode(const Wmsim__Policy__Action *a, int step, policy *self, action *cmd,
+static int action_fields(const Wmsim__Policy__Action *a, int step, policy *self, action *cmd,
                          char reasoning[POLICY_REASONING_MAX], char *why, size_t why_len) {
     if (!a->has_step) return snprintf(why, why_len, "sent an Action without step"), -1;
     if ((int64_t)a->step != step)
@@ -282,6 +283,24 @@ static int action_decode(const Wmsim__Policy__Action *a, int step, policy *self,
     return 0;
 }
 
+int policy_action_length_check(const uint8_t prefix[POLICY_FRAME_PREFIX_BYTES], size_t max_bytes, uint32_t *len,
+                               char *why, size_t why_len) {
+    *len = get_u32le(prefix);
+    if (*len > max_bytes)
+        return snprintf(why, why_len, "announced a %u-byte Action (limit %zu bytes, --policy-max-bytes)", *len,
+                        max_bytes), -1;
+    return 0;
+}
+
+int policy_action_decode(const uint8_t *msg, size_t len, int step, policy *self, action *cmd,
+                         char reasoning[POLICY_REASONING_MAX], char *why, size_t why_len) {
+    Wmsim__Policy__Action *a = wmsim__policy__action__unpack(NULL, len, msg);
+    if (!a) return snprintf(why, why_len, "sent %zu bytes that do not decode as an Action", len), -1;
+    int bad = action_fields(a, step, self, cmd, reasoning, why, why_len);
+    wmsim__policy__action__free_unpacked(a, NULL);
+    return bad;
+}
+
 static int external_act(policy *self, const policy_observation *obs, action *cmd,
                         char reasoning[POLICY_REASONING_MAX], wm_error *err) {
     external_state *st = self->state;
@@ -296,25 +315,16 @@ static int external_act(policy *self, const policy_observation *obs, action *cmd
     uint8_t header[4];
     s = recv_all(st->fd, header, 4, deadline);
     if (s != IO_OK) return fail_step(self, step, s, "broke the stream while wmsim read the Action", err);
-    uint32_t len = get_u32le(header);
+    uint32_t len;
     char what[200];
-    if (len > st->o.max_message_bytes) {
-        snprintf(what, sizeof what, "announced a %u-byte Action (limit %zu bytes, --policy-max-bytes)", len,
-                 st->o.max_message_bytes);
+    if (policy_action_length_check(header, st->o.max_message_bytes, &len, what, sizeof what))
         return fail_step(self, step, IO_ERROR, what, err);
-    }
     buf_reserve(st, (size_t)len + 1);
     s = recv_all(st->fd, st->buf, len, deadline);
     if (s != IO_OK) return fail_step(self, step, s, "broke the stream while wmsim read the Action", err);
 
-    Wmsim__Policy__Action *a = wmsim__policy__action__unpack(NULL, len, st->buf);
-    if (!a) {
-        snprintf(what, sizeof what, "sent %u bytes that do not decode as an Action", len);
+    if (policy_action_decode(st->buf, len, step, self, cmd, reasoning, what, sizeof what))
         return fail_step(self, step, IO_ERROR, what, err);
-    }
-    int bad = action_decode(a, step, self, cmd, reasoning, what, sizeof what);
-    wmsim__policy__action__free_unpacked(a, NULL);
-    if (bad) return fail_step(self, step, IO_ERROR, what, err);
     st->answered++;
     return 0;
 }

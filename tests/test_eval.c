@@ -713,12 +713,19 @@ int main(void) {
     tcase_add_test(tc, eval_writes_results_junit_and_report_that_agree);
     tcase_add_test(tc, eval_results_do_not_depend_on_jobs);
     tcase_add_test(tc, baseline_flags_a_planted_regression_and_not_noise);
-    tcase_add_test(tc, worldmodel_loop_records_its_models_and_policy_errors);
     tcase_add_test(tc, a_rerun_keeps_finished_episodes_and_runs_the_rest);
-    tcase_add_test(tc, one_two_and_three_ranks_write_the_same_night);
-    tcase_add_test(tc, a_killed_rank_loses_nothing_finished);
     tcase_add_test(tc, errors_exit_2_with_the_reason_and_write_nothing);
     tcase_add_test(tc, dry_run_lists_the_episodes);
     suite_add_tcase(s, tc);
+    /* "heavy": a world model, vla-tiny over many episodes or mpirun; too
+     * slow (or, for Open MPI, too noisy) under valgrind: make test-valgrind
+     * leaves them out. */
+    TCase *th = tcase_create("eval heavy");
+    tcase_set_tags(th, "heavy");
+    tcase_set_timeout(th, 300);
+    tcase_add_test(th, worldmodel_loop_records_its_models_and_policy_errors);
+    tcase_add_test(th, one_two_and_three_ranks_write_the_same_night);
+    tcase_add_test(th, a_killed_rank_loses_nothing_finished);
+    suite_add_tcase(s, th);
     return run_suite(s);
 }

@@ -728,10 +728,26 @@ int dynamics_load(dynamics_model *dm, const char *path, int max_batch, wm_error 
                                .slots = k[CFG_SLOTS], .slot_dim = k[CFG_SLOT_DIM], .action_dim = k[CFG_ACTION_DIM],
                                .layers = k[CFG_LAYERS], .channels = k[CFG_CHANNELS], .heads = k[CFG_HEADS]};
     const int arch = k[CFG_ARCH];
+    size_t have = 0;
+    for (int i = 0; i < info.n_tensors; i++) have += ckpt_tensor_floats(&info.tensors[i]);
     ckpt_info_free(&info);
     if (arch != DYNAMICS_ARCH)
         return wm_fail(err, "%s: dynamics architecture %d, but this wmsim builds architecture %d", path, arch,
                        DYNAMICS_ARCH);
+    /* The parameters the config describes must be the file's before the
+     * network is allocated for it: a few-KB file whose header claims a
+     * large model would ask for up to the 64 GiB arena limit (as the
+     * tokenizer's loader did: tests/fuzz/fuzz_checkpoint.c). */
+    if (dynamics_config_check(&c, err)) return wm_error_prefix(err, "%s: ", path);
+    dynamics_model *probe = CALLOC_CHECK(1, sizeof *probe);
+    probe->cfg = c;
+    probe->L = dynamics_frame_positions(&c), probe->T = dynamics_positions(&c);
+    build(probe);
+    const size_t want = probe->n_params;
+    free(probe);
+    if (want != have)
+        return wm_fail(err, "%s: its tensors hold %zu floats, but the dynamics model its config describes has %zu "
+                       "(file corrupt)", path, have, want);
     if (dynamics_init(dm, &c, max_batch, 0, err)) return wm_error_prefix(err, "%s: ", path);
     if (ckpt_read(path, CKPT_KIND_MODEL, CKPT_MODEL_DYNAMICS, dm->tensors, dm->n_tensors, NULL, err)) {
         dynamics_free(dm);

@@ -125,8 +125,11 @@ static int save_checkpoint(dynamics_model *dm, const dynamics_train_config *cfg,
                            wm_error *err) {
     ckpt_train_progress p = {.step = (uint64_t)step, .position = (uint64_t)step * cfg->batch};
     train_progress_tag(&p, cfg->batch, run_id(cfg));
-    if (dynamics_save_state(dm, state_path, &p, err)) return -1;
-    return dynamics_save(dm, cfg->out_path, NULL, err);
+    /* The model first: a resume reads the model's architecture from
+     * out_path, so a kill between the two files must not leave a state
+     * without a model. The state alone decides where a resume continues. */
+    if (dynamics_save(dm, cfg->out_path, NULL, err)) return -1;
+    return dynamics_save_state(dm, state_path, &p, err);
 }
 
 /* weights (B, T): changed_weight where a target differs from the true

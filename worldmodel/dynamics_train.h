@@ -33,10 +33,11 @@
  * Files: the model at out_path (dynamics_save), and beside it the training
  * state at out_path + ".state" (dynamics_save_state: weights, moments,
  * progress), both written atomically every save_every steps and at the end,
- * the state first. The state decides where a resumed run continues: its
- * step, and the data position (step x batch windows, through data->seek);
- * a resumed run then gives the same bits as one that never stopped (same
- * thread count). The CSV keeps the rows up to the resumed step.
+ * the model first (a resume reads its architecture). The state decides
+ * where a resumed run continues: its step, and the data position (step x
+ * batch windows, through data->seek); a resumed run then gives the same
+ * bits as one that never stopped (same thread count). The CSV keeps the
+ * rows up to the resumed step.
  *
  * The worldmodel module knows nothing of shards: the windows come from the
  * caller's window_stream (wmsim feeds it from datasets/window_source.h). */

@@ -45,9 +45,11 @@ int estimator_config_check(const estimator_config *cfg, wm_error *err) {
         return wm_fail(err, "estimator: channels %d outside [1, 512]", cfg->channels);
     if (cfg->groups < 0) return wm_fail(err, "estimator: groups %d below 0", cfg->groups);
     for (int s = 0; s < cfg->stages; s++) {
-        int c = cfg->channels * cfg->channel_mult[s];
+        /* In 64 bits: a checkpoint's mult of 1426063361 overflowed int
+         * (UBSan, found by fuzzing). */
+        long long c = (long long)cfg->channels * cfg->channel_mult[s];
         if (cfg->channel_mult[s] < 1 || c > 1024 || (cfg->groups && c % cfg->groups))
-            return wm_fail(err, "estimator: stage %d width %d is not a positive multiple of %d groups up to 1024", s,
+            return wm_fail(err, "estimator: stage %d width %lld is not a positive multiple of %d groups up to 1024", s,
                            c, cfg->groups);
     }
     if (cfg->hidden < 1 || cfg->hidden > 4096) return wm_fail(err, "estimator: hidden %d outside [1, 4096]", cfg->hidden);
@@ -469,10 +471,26 @@ int estimator_load_as(estimator *est, const char *path, int32_t model_type, int 
     for (int s = 0; s < ESTIMATOR_MAX_STAGES; s++) c.channel_mult[s] = k[CFG_MULT0 + s];
     for (int i = 0; extra && i < ESTIMATOR_EXTRA_SLOTS; i++) extra[i] = k[CFG_EXTRA0 + i];
     int arch = k[CFG_ARCH];
+    size_t have = 0;
+    for (int i = 0; i < info.n_tensors; i++) have += ckpt_tensor_floats(&info.tensors[i]);
     ckpt_info_free(&info);
     if (arch != ESTIMATOR_ARCH)
         return wm_fail(err, "%s: estimator architecture %d, but this wmsim builds architecture %d", path, arch,
                        ESTIMATOR_ARCH);
+    /* The parameters the config describes must be the file's before the
+     * network is allocated for it: a few-KB file whose header claims a
+     * large network would ask for gigabytes of activations (as the
+     * tokenizer's loader did: tests/fuzz/fuzz_checkpoint.c). */
+    if (estimator_config_check(&c, err)) return wm_error_prefix(err, "%s: ", path);
+    estimator *probe = CALLOC_CHECK(1, sizeof *probe);
+    size_t want = 0, stats = 0;
+    probe->cfg = c;
+    for (int s = c.stages; s < ESTIMATOR_MAX_STAGES; s++) probe->cfg.channel_mult[s] = 0;
+    build(probe, &want, &stats);
+    free(probe);
+    if (want != have)
+        return wm_fail(err, "%s: its tensors hold %zu floats, but the network its config describes has %zu "
+                       "(file corrupt)", path, have, want);
     if (estimator_init(est, &c, max_batch, 0, err)) return wm_error_prefix(err, "%s: ", path);
     ckpt_tensor t[MAX_TENSORS];
     int n = describe_tensors(est, t, est->params);

@@ -64,9 +64,11 @@ static int save_checkpoint(estimator *est, const estimator_train_config *cfg, co
                            wm_error *err) {
     ckpt_train_progress p = {.step = (uint64_t)step, .position = (uint64_t)step * cfg->batch};
     train_progress_tag(&p, cfg->batch, run_id(cfg));
-    /* The state first: it alone is enough to resume. */
-    if (estimator_save_state(est, state_path, &p, err)) return -1;
-    return estimator_save(est, cfg->out_path, NULL, err);
+    /* The model first: a resume reads the model's architecture from
+     * out_path, so a kill between the two files must not leave a state
+     * without a model. The state alone decides where a resume continues. */
+    if (estimator_save(est, cfg->out_path, NULL, err)) return -1;
+    return estimator_save_state(est, state_path, &p, err);
 }
 
 /* Mirrors the batch's pairs that their rng picks; pair b is the stream's

@@ -23,11 +23,11 @@
  * Files: the model at out_path (estimator_save), and beside it the
  * training state at out_path + ".state" (estimator_save_state: weights,
  * moments, progress), both written atomically every save_every steps and
- * at the end, the state first. The state decides where a resumed run
- * continues: its step, and the data position (step x batch pairs, through
- * data->seek); a resumed run then gives the same bits as one that never
- * stopped (same thread count). The CSV keeps the rows up to the resumed
- * step.
+ * at the end, the model first (a resume reads its architecture). The
+ * state decides where a resumed run continues: its step, and the data
+ * position (step x batch pairs, through data->seek); a resumed run then
+ * gives the same bits as one that never stopped (same thread count). The
+ * CSV keeps the rows up to the resumed step.
  *
  * The worldmodel module knows nothing of clips: the pairs come from the
  * caller's stream (wmsim feeds it from datasets/clip_reader.h windows of

@@ -37,10 +37,12 @@ int tokenizer_config_check(const tokenizer_config *cfg, wm_error *err) {
     if (cfg->channels < 1 || cfg->channels > 512) return wm_fail(err, "tokenizer: channels %d outside [1, 512]", cfg->channels);
     if (cfg->groups < 1) return wm_fail(err, "tokenizer: groups %d below 1", cfg->groups);
     for (int i = 0; i <= stages(cfg); i++) {
-        int c = cfg->channels * cfg->channel_mult[i];
+        /* In 64 bits: a checkpoint's huge mult overflowed int, as it did in
+         * estimator_config_check (UBSan, found by fuzzing). */
+        long long c = (long long)cfg->channels * cfg->channel_mult[i];
         if (cfg->channel_mult[i] < 1 || c > 1024 || c % cfg->groups)
-            return wm_fail(err, "tokenizer: stage %d width %d is not a positive multiple of %d groups up to 1024", i, c,
-                           cfg->groups);
+            return wm_fail(err, "tokenizer: stage %d width %lld is not a positive multiple of %d groups up to 1024", i,
+                           c, cfg->groups);
     }
     if (cfg->res_blocks < 0 || cfg->res_blocks > 4)
         return wm_fail(err, "tokenizer: res_blocks %d outside [0, 4]", cfg->res_blocks);
@@ -558,10 +560,25 @@ int tokenizer_load(tokenizer *tk, const char *path, int max_batch, wm_error *err
                           .res_blocks = k[CFG_RES_BLOCKS]};
     for (int i = 0; i <= TOKENIZER_MAX_STAGES; i++) c.channel_mult[i] = k[CFG_MULT0 + i];
     int arch = k[CFG_ARCH];
+    size_t have = 0;
+    for (int i = 0; i < info.n_tensors; i++) have += ckpt_tensor_floats(&info.tensors[i]);
     ckpt_info_free(&info);
     if (arch != TOKENIZER_ARCH)
         return wm_fail(err, "%s: tokenizer architecture %d, but this wmsim builds architecture %d", path, arch,
                        TOKENIZER_ARCH);
+    /* The parameters the config describes must be the file's before the
+     * network is allocated for it: a few-KB file whose header claimed
+     * 1920x960 frames of 512 channels asked for 600 GB of activations and
+     * aborted (tests/fuzz/fuzz_checkpoint.c). */
+    if (tokenizer_config_check(&c, err)) return wm_error_prefix(err, "%s: ", path);
+    tokenizer *probe = CALLOC_CHECK(1, sizeof *probe);
+    size_t want = 0, stats = 0;
+    probe->cfg = c;
+    build(probe, &want, &stats);
+    free(probe);
+    if (want != have)
+        return wm_fail(err, "%s: its tensors hold %zu floats, but the tokenizer its config describes has %zu "
+                       "(file corrupt)", path, have, want);
     if (tokenizer_init(tk, &c, max_batch, 0, err)) return wm_error_prefix(err, "%s: ", path);
     ckpt_tensor t[MAX_TENSORS];
     int n = describe_tensors(tk, t, tk->params);

@@ -47,9 +47,13 @@ static int save_checkpoint(tokenizer *tk, const tokenizer_train_config *cfg, con
                            wm_error *err) {
     ckpt_train_progress p = {.step = (uint64_t)step, .position = (uint64_t)step * cfg->batch};
     train_progress_tag(&p, cfg->batch, cfg->stream_id);
-    /* The state first: it alone is enough to resume. */
-    if (tokenizer_save_state(tk, state_path, &p, err)) return -1;
-    return tokenizer_save(tk, cfg->out_path, NULL, err);
+    /* The model first: a resume reads the model's architecture from
+     * out_path, so a kill between the two files must not leave a state
+     * without a model (the first save would then be neither resumable nor
+     * restartable). A model a save ahead of its state is harmless: the
+     * state alone decides where a resumed run continues. */
+    if (tokenizer_save(tk, cfg->out_path, NULL, err)) return -1;
+    return tokenizer_save_state(tk, state_path, &p, err);
 }
 
 int tokenizer_train(tokenizer *tk, const tokenizer_train_config *cfg, const frame_stream *data,

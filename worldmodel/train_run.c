@@ -66,9 +66,12 @@ static int csv_truncate(const char *path, const char *header, int step, wm_error
     for (size_t line = 0; line < len;) {
         size_t end = line;
         while (end < len && data[end] != '\n') end++;
+        /* A last row without its newline was torn (a full disk, a kill):
+         * kept, the resumed rows would be appended to it. */
+        if (end == len) break;
         int row_step = atoi((const char *)data + line); /* the header reads as 0 */
         if (row_step > step) break;
-        keep = end < len ? end + 1 : end;
+        keep = end + 1;
         line = keep;
     }
     int rc = file_write_atomic(path, keep ? (const char *)data : header, keep ? keep : strlen(header), err);

@@ -1,0 +1,3 @@
+
+missing
+nonexistent.pb

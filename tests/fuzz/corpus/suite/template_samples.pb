@@ -1,0 +1,4 @@
+
+sampled
+t.pb*
+t.pbgrid*
