@@ -395,6 +395,6 @@ demo: deps
 	@echo "      the shipped world model's 3 s dream beside the oracle in out/demo/dream.mp4"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-valgrind
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
