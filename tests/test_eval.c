@@ -19,20 +19,6 @@
 static const char *SMOKE = "scenarios/suites/smoke.pbtxt";
 
 /* results.json without what differs between two runs of the same night. */
-static char *stable_results(const char *dir) {
-    char path[4200];
-    join(path, sizeof path, dir, "results.json");
-    json_error_t je;
-    json_t *r = json_load_file(path, 0, &je);
-    ck_assert_msg(r != NULL, "%s: %s", path, je.text);
-    json_object_del(r, "started");
-    json_object_del(r, "elapsed_s");
-    json_object_del(r, "jobs");
-    json_object_del(r, "ranks");
-    char *text = json_dumps(r, JSON_PRESERVE_ORDER | JSON_INDENT(1));
-    json_decref(r);
-    return text;
-}
 
 static json_t *load_results(const char *dir) {
     char path[4200];
@@ -293,7 +279,7 @@ START_TEST(eval_results_do_not_depend_on_jobs) {
     join(b, sizeof b, dir, "two");
     eval_ok("cruise", a, "1");
     eval_ok("cruise", b, "2");
-    char *ra = stable_results(a), *rb = stable_results(b);
+    char *ra = test_stable_results(a), *rb = test_stable_results(b);
     /* The out dirs differ; nothing else may. */
     ck_assert_ptr_nonnull(strstr(ra, "\"cruise\""));
     ck_assert_str_eq(ra, rb);
@@ -459,7 +445,7 @@ START_TEST(a_rerun_keeps_finished_episodes_and_runs_the_rest) {
     char *dir = test_tmpdir(), night[4200], p[4600];
     join(night, sizeof night, dir, "night");
     eval_ok("expert", night, NULL);
-    char *first = stable_results(night);
+    char *first = test_stable_results(night);
     /* An interrupted night: one episode never finished, no results yet. */
     snprintf(p, sizeof p, "%s/episodes/cut_in_s1_oracle/episode.json", night);
     ck_assert_int_eq(unlink(p), 0);
@@ -471,7 +457,7 @@ START_TEST(a_rerun_keeps_finished_episodes_and_runs_the_rest) {
     char *kept = episode_file(night, "guard_stop_proceed_s1_oracle", "episode.json");
 
     eval_ok("expert", night, NULL);
-    char *second = stable_results(night);
+    char *second = test_stable_results(night);
     ck_assert_str_eq(first, second);
     /* The finished episode was not run again: its files are the same ones. */
     struct stat after;
@@ -521,13 +507,13 @@ START_TEST(one_two_and_three_ranks_write_the_same_night) {
     write_text_file(suite_path, text);
     join(alone, sizeof alone, dir, "alone");
     run_wmsim_ok((const char *[]){"eval", "--suite", suite_path, "--policy", "vla-tiny", "--out", alone, "--quiet", NULL});
-    char *want = stable_results(alone);
+    char *want = test_stable_results(alone);
     for (int ranks = 1; ranks <= 3; ranks++) {
         char name[32];
         snprintf(name, sizeof name, "ranks%d", ranks);
         join(ranked, sizeof ranked, dir, name);
         eval_mpi_ok(ranks, suite_path, ranked);
-        char *got = stable_results(ranked);
+        char *got = test_stable_results(ranked);
         /* The folders' names differ; every other byte is the same. */
         ck_assert_msg(strcmp(want, got) == 0, "%d ranks differ from one process", ranks);
         free(got);
@@ -633,7 +619,7 @@ START_TEST(a_killed_rank_loses_nothing_finished) {
     closedir(d);
 
     eval_mpi_ok(2, suite_path, night);
-    char *want = stable_results(alone), *got = stable_results(night);
+    char *want = test_stable_results(alone), *got = test_stable_results(night);
     ck_assert_str_eq(want, got);
     json_t *r = load_results(night);
     ck_assert_int_eq(json_array_size(json_object_get(r, "episodes")), 16);

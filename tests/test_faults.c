@@ -51,23 +51,28 @@ static void sleep_s(double s) {
     }
 }
 
+typedef struct {
+    long fsize;
+    int ignore_xfsz;
+} file_limit;
+
+static void apply_limit(void *ctx) {
+    const file_limit *l = ctx;
+    if (l->fsize >= 0) {
+        struct rlimit lim = {(rlim_t)l->fsize, (rlim_t)l->fsize};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
+    }
+    signal(SIGXFSZ, l->ignore_xfsz ? SIG_IGN : SIG_DFL);
+}
+
 /* Forks and execs WMSIM_BIN with args (NULL-terminated, without argv[0]),
- * its stdout and stderr on out_fd. fsize >= 0: RLIMIT_FSIZE in bytes;
- * ignore_xfsz: SIGXFSZ ignored (writes past the limit fail with EFBIG),
- * else at its default action (the process dies). */
-static pid_t spawn_wmsim(const char *const *args, long fsize, int ignore_xfsz, int out_fd) {
-    const char *argv[64] = {wmsim_bin()};
-    int n = 1;
-    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-    argv[n] = NULL;
+ * its stdout and stderr on out_fd, to be killed. */
+static pid_t spawn_wmsim(const char *const *args, int out_fd) {
+    const char *argv[64];
+    wmsim_argv(args, argv);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (fsize >= 0) {
-            struct rlimit lim = {(rlim_t)fsize, (rlim_t)fsize};
-            if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
-        }
-        signal(SIGXFSZ, ignore_xfsz ? SIG_IGN : SIG_DFL);
         dup2(out_fd, 1);
         dup2(out_fd, 2);
         if (out_fd > 2) close(out_fd);
@@ -82,23 +87,10 @@ static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status
 /* run_wmsim under a file-size limit: the exit status (128 + signal when
  * killed), stdout and stderr in *out (malloc'ed). */
 static int run_limited(char **out, long fsize, int ignore_xfsz, const char *const *args) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = spawn_wmsim(args, fsize, ignore_xfsz, fds[1]);
-    close(fds[1]);
-    size_t cap = 4096, len = 0;
-    char *buf = MALLOC_CHECK(cap);
-    ssize_t got;
-    while ((got = read(fds[0], buf + len, cap - len - 1)) > 0) {
-        len += (size_t)got;
-        if (cap - len < 2) buf = REALLOC_CHECK(buf, cap *= 2, 1);
-    }
-    buf[len] = '\0';
-    close(fds[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    *out = buf;
-    return exit_code(status);
+    const char *argv[64];
+    wmsim_argv(args, argv);
+    file_limit l = {fsize, ignore_xfsz};
+    return run_capture_in(out, argv, apply_limit, &l);
 }
 
 /* Starts args, kills it with SIGKILL after delay seconds; 1 when the kill
@@ -106,7 +98,7 @@ static int run_limited(char **out, long fsize, int ignore_xfsz, const char *cons
 static int run_killed(const char *const *args, double delay) {
     int null = open("/dev/null", O_WRONLY);
     ck_assert_int_ge(null, 0);
-    pid_t pid = spawn_wmsim(args, -1, 0, null);
+    pid_t pid = spawn_wmsim(args, null);
     close(null);
     sleep_s(delay);
     kill(pid, SIGKILL);
@@ -227,23 +219,9 @@ static void assert_disk_full_message(const char *out, int rc, int want_rc, const
 
 /* ------------------------------------------------------------ eval */
 
-static char *stable_results(const char *dir) {
-    char path[4200];
-    join(path, sizeof path, dir, "results.json");
-    json_error_t je;
-    json_t *r = json_load_file(path, 0, &je);
-    ck_assert_msg(r != NULL, "%s: %s", path, je.text);
-    json_object_del(r, "started");
-    json_object_del(r, "elapsed_s");
-    json_object_del(r, "jobs");
-    json_object_del(r, "ranks");
-    char *text = json_dumps(r, JSON_PRESERVE_ORDER | JSON_INDENT(1));
-    json_decref(r);
-    return text;
-}
 
 static void assert_same_results(const char *ref, const char *out) {
-    char *want = stable_results(ref), *got = stable_results(out);
+    char *want = test_stable_results(ref), *got = test_stable_results(out);
     ck_assert_msg(strcmp(want, got) == 0, "%s/results.json differs from the uninterrupted run's", out);
     free(want), free(got);
 }

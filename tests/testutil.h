@@ -92,15 +92,17 @@ static inline int test_files_equal(const char *a, const char *b) {
     return same;
 }
 
-/* Runs argv (argv[0] looked up on PATH); captures stdout+stderr into *out
+/* Runs argv (argv[0] looked up on PATH), calling in_child (may be NULL)
+ * in the child before the exec; captures stdout+stderr into *out
  * (malloc'ed; out may be NULL). Returns the exit status, or 128 + signal
  * when killed by a signal. */
-static inline int run_capture(char **out, const char *const *argv) {
+static inline int run_capture_in(char **out, const char *const *argv, void (*in_child)(void *), void *ctx) {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        if (in_child) in_child(ctx);
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         close(fds[0]);
@@ -124,19 +126,44 @@ static inline int run_capture(char **out, const char *const *argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static inline int run_capture(char **out, const char *const *argv) { return run_capture_in(out, argv, NULL, NULL); }
+
+/* results.json of an eval folder without what differs between two runs of
+ * the same night (started, elapsed_s, jobs, ranks), as text (malloc'ed). */
+static inline char *test_stable_results(const char *dir) {
+    char path[4200];
+    join(path, sizeof path, dir, "results.json");
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    ck_assert_msg(r != NULL, "%s: %s", path, je.text);
+    json_object_del(r, "started");
+    json_object_del(r, "elapsed_s");
+    json_object_del(r, "jobs");
+    json_object_del(r, "ranks");
+    char *text = json_dumps(r, JSON_PRESERVE_ORDER | JSON_INDENT(1));
+    json_decref(r);
+    return text;
+}
+
 static inline const char *wmsim_bin(void) {
     const char *bin = getenv("WMSIM_BIN");
     ck_assert_msg(bin != NULL, "WMSIM_BIN not set: run through 'make test'");
     return bin;
 }
 
+/* argv (64 entries) = WMSIM_BIN, then args (NULL-terminated), NULL. */
+static inline void wmsim_argv(const char *const *args, const char **argv) {
+    int n = 0;
+    argv[n++] = wmsim_bin();
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+}
+
 /* Runs the wmsim binary (WMSIM_BIN) with args (NULL-terminated, without
  * argv[0]), as run_capture. */
 static inline int run_wmsim(char **out, const char *const *args) {
-    const char *argv[64] = {wmsim_bin()};
-    int n = 1;
-    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-    argv[n] = NULL;
+    const char *argv[64];
+    wmsim_argv(args, argv);
     return run_capture(out, argv);
 }
 
