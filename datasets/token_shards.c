@@ -224,19 +224,21 @@ static int add_clip(writer *w, const char *dir, const char *name, int *frames_ou
     const int F = meta.frames, P = w->P, K = c->slots, S = TOKEN_SHARDS_SLOT_FEATURES, A = TOKEN_SHARDS_ACTIONS;
     if (F < 1) return wm_fail(err, "%s: %d frames", path, F);
     int validation = clip_reader_in_validation(name, TOKEN_SHARDS_VAL_FRACTION);
+    /* states.jsonl first: it holds one line per frame, so a meta.json that
+     * claims more frames than the clip has fails here, before F sizes any
+     * allocation. */
+    clip_state *states = NULL;
+    if (clip_states_read(dir, F, &states, err)) return -1;
 
     float *actions = MALLOC_CHECK((size_t)F * A * sizeof(float));
     float *slots = MALLOC_CHECK(((size_t)F * K * S + 1) * sizeof(float));
     uint16_t *codes = MALLOC_CHECK((size_t)F * P * sizeof(uint16_t));
-    clip_state *states = NULL;
     float *x = MALLOC_CHECK((size_t)c->batch * 3 * meta.width * meta.height * sizeof(float));
     int *cb = MALLOC_CHECK((size_t)c->batch * P * sizeof(int));
     video_reader *vr = NULL;
     image img = {0};
     rc = -1;
 
-    /* states.jsonl: one line per frame. */
-    if (clip_states_read(dir, F, &states, err)) goto done;
     for (int i = 0; i < F; i++) {
         token_actions_from_state(&states[i], actions + (size_t)i * A);
         token_slots_from_state(&states[i], K, slots + (size_t)i * K * S);

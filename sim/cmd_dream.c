@@ -259,13 +259,15 @@ static int read_clip_states(const char *dir, int K, clip_states *cs, wm_error *e
     if (rc) return wm_error_prefix(err, "%s: ", path);
     const int F = cs->meta.frames, S = TOKEN_SHARDS_SLOT_FEATURES;
     if (F < 1) return wm_fail(err, "%s: %d frames", path, F);
+    /* states.jsonl first: a meta.json claiming more frames than the clip
+     * has fails there, before F sizes any allocation. */
+    clip_state *states;
+    if (clip_states_read(dir, F, &states, err)) return -1;
     cs->frames = F;
     cs->actions = CALLOC_CHECK((size_t)F * TOKEN_SHARDS_ACTIONS, sizeof(float));
     cs->slots = CALLOC_CHECK((size_t)F * K * S + 1, sizeof(float));
     cs->ego = CALLOC_CHECK((size_t)F, sizeof *cs->ego);
     cs->after = CALLOC_CHECK((size_t)F, sizeof *cs->after);
-    clip_state *states;
-    if (clip_states_read(dir, F, &states, err)) return -1;
     for (int i = 0; i < F; i++) {
         const clip_state *st = &states[i];
         token_actions_from_state(st, cs->actions + (size_t)i * TOKEN_SHARDS_ACTIONS);

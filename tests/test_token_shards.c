@@ -8,6 +8,7 @@
  * is in validation), a tokenizer trained for 10 steps, and shards of at
  * most 64 frames (3 clips each: 4 shards). Tests that damage files work on
  * copies. */
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 
@@ -383,6 +384,47 @@ START_TEST(a_tokenizer_of_another_size_is_refused_naming_both) {
 }
 END_TEST
 
+/* A meta.json that claims far more frames than the clip holds (a damaged or
+ * hostile clip) is an error naming states.jsonl, not an allocation sized by
+ * the claim. */
+START_TEST(a_clip_claiming_more_frames_than_it_holds_is_refused) {
+    char *tmp = test_tmpdir(), root[4400], dir[4600], from[4800], to[4800], src_dir[4400], want[9000];
+    join(root, sizeof root, tmp, "clips");
+    snprintf(dir, sizeof dir, "%s/cut_in/v0000", root);
+    snprintf(src_dir, sizeof src_dir, "%s/cut_in/v0000", clips);
+    wm_error err;
+    ck_assert_msg(dir_create(dir, &err) == 0, "%s", err.msg);
+    DIR *d = opendir(src_dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        join(from, sizeof from, src_dir, e->d_name);
+        join(to, sizeof to, dir, e->d_name);
+        copy_file(from, to);
+    }
+    closedir(d);
+    join(to, sizeof to, dir, "meta.json");
+    json_error_t je;
+    json_t *meta = json_load_file(to, 0, &je);
+    ck_assert_msg(meta != NULL, "%s", je.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(meta, "frames")), CLIP_FRAMES);
+    json_object_set_new(meta, "frames", json_integer(2000000000));
+    ck_assert_int_eq(json_dump_file(meta, to, JSON_PRESERVE_ORDER), 0);
+    json_decref(meta);
+    char out_dir[4400], *out;
+    join(out_dir, sizeof out_dir, tmp, "sh");
+    int rc = run_wmsim(&out, (const char *[]){"worldmodel", "tokenize", "--data", root, "--tokenizer", model, "--out",
+                                              out_dir, NULL});
+    snprintf(want, sizeof want, "wmsim: %s/states.jsonl: %d lines, but meta.json says 2000000000 frames\n", dir,
+             CLIP_FRAMES);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_str_eq(out, want);
+    free(out);
+    test_remove_tree(tmp);
+    free(tmp);
+}
+END_TEST
+
 /* ---- the command line -------------------------------------------------------- */
 
 START_TEST(cli_usage_summary_and_rerun) {
@@ -434,6 +476,7 @@ int main(void) {
     tcase_add_test(tc, index_json_counts_shards_clips_and_splits);
     tcase_add_test(tc, damaged_shards_are_exact_errors_naming_the_file);
     tcase_add_test(tc, a_tokenizer_of_another_size_is_refused_naming_both);
+    tcase_add_test(tc, a_clip_claiming_more_frames_than_it_holds_is_refused);
     tcase_add_test(tc, cli_usage_summary_and_rerun);
     suite_add_tcase(s, tc);
     return run_suite(s);
