@@ -211,11 +211,13 @@ test-asan: deps
 
 # The end-to-end suites with the binary under valgrind memcheck (plain -O2
 # -g, without MPI or CUDA, whose runtimes valgrind cannot vouch for).
-# Slow: about 20 minutes here; not part of `make test`.
+# Slow: about 35 minutes here; not part of `make test`. Known reports from
+# libraries are suppressed, each with its reason, in tests/valgrind.supp.
 # Test cases tagged "heavy" (a world model, vla-tiny over many episodes,
 # mpirun) are left out: under valgrind they take hours; so is "spawn"
 # (valgrind runs posix_spawn as a fork, which cannot report a failed exec).
-VALGRIND_SUITES := test_cli test_replay test_eval test_closed_loop
+VALGRIND_SUITES := test_cli test_replay test_eval test_closed_loop test_synth test_clips test_generate \
+  test_import test_tokenizer_cli test_dream_cli
 test-valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build-valgrind CUDA=0 MPI=0 check-deps clients \
 	  build-valgrind/tests/libbad_policy.so build-valgrind/wmsim $(VALGRIND_SUITES:%=build-valgrind/tests/%)

@@ -1413,6 +1413,7 @@ int main(void) {
     tcase_add_test(rec, captions_start_from_the_init_baseline_with_hysteresis);
     suite_add_tcase(s, rec);
     TCase *mpi = tcase_create("mpi");
+    tcase_set_tags(mpi, "heavy"); /* mpirun: make test-valgrind leaves it out */
     tcase_set_timeout(mpi, 120);
     tcase_add_test(mpi, generate_under_mpi_matches_one_process);
     tcase_add_test(mpi, generate_under_mpi_fails_on_every_rank_when_one_fails);

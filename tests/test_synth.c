@@ -912,6 +912,7 @@ static Suite *synth_suite(void) {
     tcase_add_test(tc, search_applies_the_policy_limits);
     suite_add_tcase(s, tc);
     TCase *mpi = tcase_create("mpi");
+    tcase_set_tags(mpi, "heavy"); /* mpirun: make test-valgrind leaves it out */
     tcase_set_timeout(mpi, 120);
     tcase_add_test(mpi, search_under_mpi_matches_one_process);
     tcase_add_test(mpi, search_under_mpi_fails_on_every_rank);

@@ -6,5 +6,6 @@
 set -euo pipefail
 : "${WMSIM_REAL_BIN:?set by make test-valgrind}" "${VALGRIND_LOG_DIR:?set by make test-valgrind}"
 exec valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite \
-  --show-leak-kinds=definite --track-fds=no --log-file="$VALGRIND_LOG_DIR/wmsim.%p.log" \
+  --show-leak-kinds=definite --track-fds=no --suppressions="$(dirname "$0")/valgrind.supp" \
+  --log-file="$VALGRIND_LOG_DIR/wmsim.%p.log" \
   "$WMSIM_REAL_BIN" "$@"
