@@ -1262,12 +1262,6 @@ END_TEST
 /* `clips generate` under mpirun                                        */
 
 #ifdef WMSIM_MPI
-/* Occurrences of needle in s. */
-static int count_in(const char *s, const char *needle) {
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
-    return n;
-}
 
 #define MPI_CLIPS 6 /* 2 scenarios x 3 variations */
 
@@ -1328,7 +1322,7 @@ START_TEST(generate_under_mpi_matches_one_process) {
         rc = generate_six(&out, dir, r);
         ck_assert_msg(rc == 0, "mpirun -np %d: exit %d: %s", r, rc, out);
         snprintf(want, sizeof want, "6 clips in %s: 6 written (", dir);
-        ck_assert_msg(count_in(out, want) == 1, "%s", out); /* rank 0 alone prints */
+        ck_assert_msg(test_count(out, want) == 1, "%s", out); /* rank 0 alone prints */
         snprintf(want, sizeof want, " on %d ranks), 0 complete already and kept\n", r);
         ck_assert_msg(strstr(out, want), "%s", out);
         free(out);

@@ -45,11 +45,6 @@ static void eval_ok(const char *policy, const char *dir, const char *jobs) {
     free(out);
 }
 
-static int count_substr(const char *text, const char *needle) {
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
 
 /* ------------------------------------------------------------ suites */
 
@@ -248,8 +243,8 @@ START_TEST(eval_writes_results_junit_and_report_that_agree) {
     join(p, sizeof p, out_dir, "junit.xml");
     size_t len;
     char *junit = (char *)test_read_file(p, &len);
-    ck_assert_int_eq(count_substr(junit, "<testcase "), 3);
-    ck_assert_int_eq(count_substr(junit, "<failure "), 3 - passed);
+    ck_assert_int_eq(test_count(junit, "<testcase "), 3);
+    ck_assert_int_eq(test_count(junit, "<failure "), 3 - passed);
     char attr[64];
     snprintf(attr, sizeof attr, "failures=\"%d\"", 3 - passed);
     ck_assert_ptr_nonnull(strstr(junit, attr));
@@ -422,7 +417,7 @@ START_TEST(worldmodel_loop_records_its_models_and_policy_errors) {
     join(p, sizeof p, night, "junit.xml");
     size_t len;
     char *junit = (char *)test_read_file(p, &len);
-    ck_assert_int_eq(count_substr(junit, "<error "), 1);
+    ck_assert_int_eq(test_count(junit, "<error "), 1);
     free(junit);
     json_decref(r);
     test_remove_tree(dir);

@@ -80,11 +80,6 @@ static char *read_text(const char *path) {
     return (char *)test_read_file(path, &len);
 }
 
-static int count_substr(const char *s, const char *needle) {
-    int n = 0;
-    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
 
 /* ---- render/svg.h -------------------------------------------------------- */
 
@@ -115,8 +110,8 @@ START_TEST(histogram_stacks_flagged_values) {
     ck_assert_ptr_nonnull(strstr(b.data, "<title>0 to 0.1: 1 (1 flagged)</title>"));
     ck_assert_ptr_nonnull(strstr(b.data, "<title>0.1 to 0.2: 3 (1 flagged)</title>"));
     ck_assert_ptr_nonnull(strstr(b.data, "<title>0.9 to 1: 2 (0 flagged)</title>"));
-    ck_assert_int_eq(count_substr(b.data, "fill=\"" SVG_COLOUR_FLAG "\""), 2);
-    ck_assert_int_eq(count_substr(b.data, "fill=\"" SVG_COLOUR_OK "\""), 2);
+    ck_assert_int_eq(test_count(b.data, "fill=\"" SVG_COLOUR_FLAG "\""), 2);
+    ck_assert_int_eq(test_count(b.data, "fill=\"" SVG_COLOUR_OK "\""), 2);
     ck_assert_ptr_nonnull(strstr(b.data, "aria-label=\"scores &lt;all&gt;\""));
     textbuf_free(&b);
 }
@@ -127,9 +122,9 @@ START_TEST(bars_flag_values_below_target) {
     double v[3] = {0.5, 1.5, 0.9}, target[3] = {0.9, -1, 0.9};
     textbuf b = {0};
     svg_bars(&b, "pass rate", labels, v, target, NULL, 3);
-    ck_assert_int_eq(count_substr(b.data, "fill=\"" SVG_COLOUR_FLAG "\""), 1);   /* 50 % < 90 % */
-    ck_assert_int_eq(count_substr(b.data, "fill=\"" SVG_COLOUR_NEUTRAL "\""), 1); /* no target */
-    ck_assert_int_eq(count_substr(b.data, "fill=\"" SVG_COLOUR_OK "\""), 1);      /* 90 % meets 90 % */
+    ck_assert_int_eq(test_count(b.data, "fill=\"" SVG_COLOUR_FLAG "\""), 1);   /* 50 % < 90 % */
+    ck_assert_int_eq(test_count(b.data, "fill=\"" SVG_COLOUR_NEUTRAL "\""), 1); /* no target */
+    ck_assert_int_eq(test_count(b.data, "fill=\"" SVG_COLOUR_OK "\""), 1);      /* 90 % meets 90 % */
     ck_assert_ptr_nonnull(strstr(b.data, ">100.0 %</text>"));                     /* 1.5 clamped */
     ck_assert_ptr_nonnull(strstr(b.data, "x&amp;y"));
     ck_assert_ptr_nonnull(strstr(b.data, "…</text>")); /* clipped, whole name in its tooltip */
@@ -144,7 +139,7 @@ START_TEST(strips_draw_flagged_points_on_top) {
     int flagged[3] = {0, 1, 0};
     textbuf b = {0};
     svg_strips(&b, "metrics", rows, 3, v, 3, flagged, points);
-    ck_assert_int_eq(count_substr(b.data, "<circle"), 6);
+    ck_assert_int_eq(test_count(b.data, "<circle"), 6);
     /* Flagged after every unflagged dot of its row. */
     const char *flag = strstr(b.data, "<title>p1: 0.25</title>"), *plain = strstr(b.data, "<title>p2: 0.5</title>");
     ck_assert_ptr_nonnull(flag);

@@ -51,16 +51,6 @@ static const char *const full_text =
 
 static scenario *new_scenario(void) { return CALLOC_CHECK(1, sizeof(scenario)); }
 
-/* Writes text as DIR/name in a fresh directory; the path is malloc'ed. */
-static char *write_scenario(const char *name, const char *text) {
-    char *dir = test_tmpdir();
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *path = MALLOC_CHECK(n);
-    snprintf(path, n, "%s/%s", dir, name);
-    free(dir);
-    write_text_file(path, text);
-    return path;
-}
 
 static void write_bytes(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -83,7 +73,7 @@ static void build_expected(char *want, size_t cap, const char *path, const char 
 
 /* The binary encoding of a text scenario, through protoc. */
 static uint8_t *encode_text(const char *text, size_t *len) {
-    char *path = write_scenario("enc.pbtxt", text);
+    char *path = test_write_temp_file("enc.pbtxt", text);
     uint8_t *bytes;
     wm_error err;
     ck_assert_msg(scenario_encode_text(path, &bytes, len, &err) == 0, "%s", err.msg);
@@ -386,7 +376,7 @@ static const rule_case rule_cases[] = {
 
 START_TEST(validation_rule) {
     const rule_case *c = &rule_cases[_i];
-    char *path = write_scenario("case.pbtxt", c->text);
+    char *path = test_write_temp_file("case.pbtxt", c->text);
     scenario *sc = new_scenario();
     wm_error err;
     int rc = scenario_load(path, sc, &err);
@@ -422,7 +412,7 @@ START_TEST(count_limits_on_segments_timeline_and_actors) {
     for (int i = 1; i < 65; i++)
         n += (size_t)snprintf(text + n, cap - n, "actors { id: \"s%d\" sign { s_m: %d d_m: -2 } }\n", i, i);
     ck_assert_uint_lt(n, cap - 1);
-    char *path = write_scenario("limits.pbtxt", text);
+    char *path = test_write_temp_file("limits.pbtxt", text);
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_int_eq(scenario_load(path, sc, &err), -1);
@@ -449,7 +439,7 @@ START_TEST(text_fields_longer_than_255_bytes) {
              "actors { id: \"s\" sign { s_m: 5 d_m: -2 text: \"%s\" } }\n"
              "actors { id: \"t\" sign { s_m: 6 d_m: -2 text: \"%s\" } }\n",
              long_text, long_text, long_text, ok_text);
-    char *path = write_scenario("text.pbtxt", text);
+    char *path = test_write_temp_file("text.pbtxt", text);
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_int_eq(scenario_load(path, sc, &err), -1);
@@ -536,7 +526,7 @@ END_TEST
 /* ------------------------------------------------------------ loading */
 
 START_TEST(defaults_are_filled) {
-    char *path = write_scenario("defaults.pbtxt", full_text);
+    char *path = test_write_temp_file("defaults.pbtxt", full_text);
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_msg(scenario_load(path, sc, &err) == 0, "%s", err.msg);
@@ -695,7 +685,7 @@ START_TEST(explicit_values_are_kept) {
         "actors { id: \"cr\" vehicle { lane: 0 s_m: 90 speed_mps: 4 cruise { speed_mps: 7 } } }\n"
         "actors { id: \"b\" obstacle { kind: OBSTACLE_KIND_CONE lane: 1 s_start_m: 95 s_end_m: 99 spacing_m: 1 } }\n"
         "success { min_score: 0.8 reach_goal: false no_collision: false stay_on_road: false obey_guards: false }\n";
-    char *path = write_scenario("explicit.pbtxt", text);
+    char *path = test_write_temp_file("explicit.pbtxt", text);
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_msg(scenario_load(path, sc, &err) == 0, "%s", err.msg);
@@ -773,7 +763,7 @@ START_TEST(explicit_values_are_kept) {
 END_TEST
 
 START_TEST(compiled_binary_loads_identically) {
-    char *path = write_scenario("same.pbtxt", full_text);
+    char *path = test_write_temp_file("same.pbtxt", full_text);
     char pb[4200];
     snprintf(pb, sizeof pb, "%.*s.pb", (int)(strlen(path) - strlen(".pbtxt")), path);
     wm_error err;
@@ -802,7 +792,7 @@ START_TEST(compiled_binary_loads_identically) {
 END_TEST
 
 START_TEST(compile_refuses_invalid_input_and_leaves_no_file) {
-    char *path = write_scenario("bad.pbtxt", BASE "duration_s: -1\n");
+    char *path = test_write_temp_file("bad.pbtxt", BASE "duration_s: -1\n");
     char out[4200];
     snprintf(out, sizeof out, "%s.pb", path);
     wm_error err;
@@ -812,7 +802,7 @@ START_TEST(compile_refuses_invalid_input_and_leaves_no_file) {
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_ne(access(out, F_OK), 0);
     /* An unwritable destination is an error naming it. */
-    char *good = write_scenario("good.pbtxt", BASE);
+    char *good = test_write_temp_file("good.pbtxt", BASE);
     ck_assert_int_eq(scenario_compile(good, "/nonexistent-dir/x.pb", &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent-dir/x.pb"));
     free(path), free(good);
@@ -820,7 +810,7 @@ START_TEST(compile_refuses_invalid_input_and_leaves_no_file) {
 END_TEST
 
 START_TEST(protoc_missing_is_a_clear_error) {
-    char *path = write_scenario("a.pbtxt", BASE);
+    char *path = test_write_temp_file("a.pbtxt", BASE);
     char want[8400];
     snprintf(want, sizeof want,
              "%s: cannot encode text format: protoc not found on PATH "
@@ -856,7 +846,7 @@ START_TEST(protoc_missing_is_a_clear_error) {
 END_TEST
 
 START_TEST(protoc_syntax_errors_name_the_file_line_and_column) {
-    char *path = write_scenario("syntax.pbtxt", "id: \"x\"\nroad {\n  lanez: 3\n}\n");
+    char *path = test_write_temp_file("syntax.pbtxt", "id: \"x\"\nroad {\n  lanez: 3\n}\n");
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_int_eq(scenario_load(path, sc, &err), -1);
@@ -874,7 +864,7 @@ START_TEST(protoc_syntax_errors_name_the_file_line_and_column) {
     free(path);
 
     /* A negative unsigned seed on line 2, column 7. */
-    path = write_scenario("seed.pbtxt", "id: \"x\"\nseed: -5\nduration_s: 3\n");
+    path = test_write_temp_file("seed.pbtxt", "id: \"x\"\nseed: -5\nduration_s: 3\n");
     ck_assert_int_eq(scenario_load(path, sc, &err), -1);
     snprintf(want, sizeof want, "%s:2:7: ", path);
     ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
@@ -886,13 +876,13 @@ START_TEST(text_loading_leaves_no_temporary_files_and_uses_no_shell) {
     char *tmp = test_tmpdir();
     setenv("TMPDIR", tmp, 1);
     /* A name a shell would split and expand. */
-    char *path = write_scenario("a b;$(touch x)'.pbtxt", BASE);
+    char *path = test_write_temp_file("a b;$(touch x)'.pbtxt", BASE);
     scenario *sc = new_scenario();
     wm_error err;
     ck_assert_msg(scenario_load(path, sc, &err) == 0, "%s", err.msg);
     ck_assert_str_eq(sc->id, "t");
     scenario_free(sc);
-    char *bad = write_scenario("bad.pbtxt", "nonsense {");
+    char *bad = test_write_temp_file("bad.pbtxt", "nonsense {");
     ck_assert_int_eq(scenario_load(bad, sc, &err), -1);
     /* write_scenario made two directories under tmp; protoc's are gone. */
     DIR *d = opendir(tmp);

@@ -36,17 +36,6 @@
 
 static scenario_template *new_template(void) { return CALLOC_CHECK(1, sizeof(scenario_template)); }
 
-/* text as DIR/name in a fresh directory; the path is malloc'ed (free the
- * directory with free_file). */
-static char *write_file(const char *name, const char *text) {
-    char *dir = test_tmpdir();
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *path = MALLOC_CHECK(n);
-    snprintf(path, n, "%s/%s", dir, name);
-    free(dir);
-    write_text_file(path, text);
-    return path;
-}
 
 static void free_file(char *path) {
     char *slash = strrchr(path, '/');
@@ -60,7 +49,7 @@ static void free_file(char *path) {
 static int load_with(const char *params, scenario_template *t, wm_error *err, char **path_out) {
     char text[8192];
     snprintf(text, sizeof text, "%s%s", BASE, params);
-    char *path = write_file("t.pbtxt", text);
+    char *path = test_write_temp_file("t.pbtxt", text);
     int rc = scenario_template_load(path, t, err);
     *path_out = path;
     return rc;
@@ -631,7 +620,7 @@ START_TEST(sweeps_are_deterministic) {
 END_TEST
 
 START_TEST(sweep_skips_invalid_points) {
-    char *tpl = write_file("t.pbtxt", BASE "parameters { name: \"lead_s\" field: \"actors[lead].vehicle.s_m\" "
+    char *tpl = test_write_temp_file("t.pbtxt", BASE "parameters { name: \"lead_s\" field: \"actors[lead].vehicle.s_m\" "
                                            "min: 10 max: 70 }\n");
     char *dir = test_tmpdir(), out_dir[4200], path[4400];
     join(out_dir, sizeof out_dir, dir, "out");
@@ -808,12 +797,6 @@ START_TEST(search_finds_the_cruise_failure) {
 END_TEST
 
 #ifdef WMSIM_MPI
-/* Occurrences of needle in s. */
-static int count_in(const char *s, const char *needle) {
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
-    return n;
-}
 #endif
 
 /* Two and three ranks share each generation and the baseline by index and
@@ -838,9 +821,9 @@ START_TEST(search_under_mpi_matches_one_process) {
                                                    "--population", "6", "--seed", "3", "--jobs", "2", "--out", many,
                                                    NULL});
         ck_assert_msg(rc == 0, "mpirun -np %d: exit %d: %s", r, rc, out);
-        ck_assert_msg(count_in(out, "synth search guard_timing with policy cruise") == 1, "%s", out);
+        ck_assert_msg(test_count(out, "synth search guard_timing with policy cruise") == 1, "%s", out);
         snprintf(want, sizeof want, " on %d ranks)\n", r);
-        ck_assert_msg(count_in(out, want) == 1, "%s", out);
+        ck_assert_msg(test_count(out, want) == 1, "%s", out);
         free(out);
         assert_same_dirs(one, many); /* search.json (no timings in it) and failures/ */
     }
@@ -856,7 +839,7 @@ START_TEST(search_under_mpi_matches_one_process) {
     int rc = run_mpi(&out, 3, (const char *[]){"synth", "sweep", tpl, "--random", "5", "--out", many, NULL});
     ck_assert_msg(rc == 0, "%s", out);
     snprintf(want, sizeof want, "wrote 5 scenarios (random) and %s/manifest.json\n", many);
-    ck_assert_msg(count_in(out, want) == 1, "%s", out);
+    ck_assert_msg(test_count(out, want) == 1, "%s", out);
     free(out);
     assert_same_dirs(one, many);
     test_remove_tree(dir);
@@ -878,7 +861,7 @@ START_TEST(search_under_mpi_fails_on_every_rank) {
                                                "--policy", "exec:/no/such/policy", "--budget", "4", "--out", out_dir,
                                                NULL});
     ck_assert_msg(rc != 0, "%s", out);
-    ck_assert_msg(count_in(out, "wmsim: policy exec:/no/such/policy: cannot start '/no/such/policy'") == 2, "%s", out);
+    ck_assert_msg(test_count(out, "wmsim: policy exec:/no/such/policy: cannot start '/no/such/policy'") == 2, "%s", out);
     free(out);
     struct stat st;
     ck_assert_int_ne(stat(out_dir, &st), 0); /* nothing written */

@@ -75,6 +75,25 @@ static inline void write_text_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* text written to DIR/name in a fresh temporary directory; the path is
+ * malloc'ed (the directory is the path's dirname). */
+static inline char *test_write_temp_file(const char *name, const char *text) {
+    char *dir = test_tmpdir();
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = MALLOC_CHECK(n);
+    snprintf(path, n, "%s/%s", dir, name);
+    free(dir);
+    write_text_file(path, text);
+    return path;
+}
+
+/* Occurrences of needle in s (not overlapping). */
+static inline int test_count(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
 /* A whole file (up to 1 GiB, NUL-terminated past len); the test fails if it cannot be read. */
 static inline uint8_t *test_read_file(const char *path, size_t *len) {
     uint8_t *data;

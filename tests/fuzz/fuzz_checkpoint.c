@@ -119,11 +119,4 @@ static int fuzz_checkpoint_run(const uint8_t *data, size_t size, wm_error *err) 
     return rc;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    wm_error err;
-    fuzz_checkpoint_run(data, size, &err);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_checkpoint_run)

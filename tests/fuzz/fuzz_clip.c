@@ -137,11 +137,4 @@ static int fuzz_clip_run(const uint8_t *data, size_t size, wm_error *err) {
     return rc ? -1 : 0;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    wm_error err;
-    fuzz_clip_run(data, size, &err);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_clip_run)

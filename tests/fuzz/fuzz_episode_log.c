@@ -48,11 +48,4 @@ static int fuzz_episode_log_run(const uint8_t *data, size_t size, wm_error *err)
     return rc;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    wm_error err;
-    fuzz_episode_log_run(data, size, &err);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_episode_log_run)

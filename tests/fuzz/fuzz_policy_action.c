@@ -62,11 +62,4 @@ static int fuzz_policy_action_run(const uint8_t *data, size_t size, wm_error *er
     return rc;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    wm_error err;
-    fuzz_policy_action_run(data, size, &err);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_policy_action_run)

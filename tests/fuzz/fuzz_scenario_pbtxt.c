@@ -37,11 +37,4 @@ static int fuzz_scenario_pbtxt_run(const uint8_t *data, size_t size, wm_error *e
     return rc;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    wm_error err;
-    fuzz_scenario_pbtxt_run(data, size, &err);
-    return 0;
-}
-#endif
+FUZZ_ENTRY(fuzz_scenario_pbtxt_run)

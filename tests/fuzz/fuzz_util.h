@@ -37,6 +37,20 @@ static char fuzz_dirs[FUZZ_MAX_DIRS][256];
 static int fuzz_n_dirs;
 
 /* rm -r path (a missing path is fine; links are removed, not followed). */
+/* libFuzzer's entry point for a harness's run function; left out when
+ * tests/test_fuzz_regressions.c includes the harnesses (FUZZ_NO_ENTRY). */
+#ifndef FUZZ_NO_ENTRY
+#define FUZZ_ENTRY(run)                                                     \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);           \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {          \
+        wm_error err;                                                       \
+        run(data, size, &err);                                              \
+        return 0;                                                           \
+    }
+#else
+#define FUZZ_ENTRY(run)
+#endif
+
 static inline void fuzz_rm_tree(const char *path) {
     struct stat st;
     if (lstat(path, &st) != 0) return;
